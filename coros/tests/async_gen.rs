@@ -16,7 +16,10 @@ use support::DropCount;
 mod seed;
 
 #[tokio::test(start_paused = true)]
-#[cfg_attr(miri, ignore = "tokio\'s I/O driver and clock are outside what Miri runs")]
+#[cfg_attr(
+    miri,
+    ignore = "tokio\'s I/O driver and clock are outside what Miri runs"
+)]
 async fn the_seeds_pep_525_program_prints_cpythons_transcript_on_tokio() {
     let origin = tokio::time::Instant::now();
     let out = RefCell::new(Vec::new());
@@ -31,7 +34,10 @@ async fn the_seeds_pep_525_program_prints_cpythons_transcript_on_tokio() {
 }
 
 #[tokio::test]
-#[cfg_attr(miri, ignore = "tokio\'s I/O driver and clock are outside what Miri runs")]
+#[cfg_attr(
+    miri,
+    ignore = "tokio\'s I/O driver and clock are outside what Miri runs"
+)]
 async fn the_seeds_program_on_tokios_real_clock_takes_at_least_the_sleeps() {
     let origin = std::time::Instant::now();
     let out = RefCell::new(Vec::new());
@@ -49,7 +55,10 @@ async fn the_seeds_program_on_tokios_real_clock_takes_at_least_the_sleeps() {
 type Handle = Co<u32, u32, &'static str>;
 
 #[tokio::test]
-#[cfg_attr(miri, ignore = "tokio\'s I/O driver and clock are outside what Miri runs")]
+#[cfg_attr(
+    miri,
+    ignore = "tokio\'s I/O driver and clock are outside what Miri runs"
+)]
 async fn asend_athrow_and_the_return_value() {
     let mut agen = AsyncGenerator::new(|co: Handle| async move {
         let mut total = 0;
@@ -82,7 +91,10 @@ async fn asend_athrow_and_the_return_value() {
 }
 
 #[tokio::test]
-#[cfg_attr(miri, ignore = "tokio\'s I/O driver and clock are outside what Miri runs")]
+#[cfg_attr(
+    miri,
+    ignore = "tokio\'s I/O driver and clock are outside what Miri runs"
+)]
 async fn asend_before_start_is_refused_with_the_value() {
     let mut agen = AsyncGenerator::new(|co: Handle| async move { co.yield_(1).await });
     let err = agen.asend(3).await.unwrap_err();
@@ -92,7 +104,10 @@ async fn asend_before_start_is_refused_with_the_value() {
 }
 
 #[tokio::test(start_paused = true)]
-#[cfg_attr(miri, ignore = "tokio\'s I/O driver and clock are outside what Miri runs")]
+#[cfg_attr(
+    miri,
+    ignore = "tokio\'s I/O driver and clock are outside what Miri runs"
+)]
 async fn aclose_lets_the_body_await_during_cleanup() {
     let log = RefCell::new(Vec::new());
     let mut agen = AsyncGenerator::new(|co: Co<u32>| {
@@ -117,7 +132,10 @@ async fn aclose_lets_the_body_await_during_cleanup() {
 }
 
 #[tokio::test]
-#[cfg_attr(miri, ignore = "tokio\'s I/O driver and clock are outside what Miri runs")]
+#[cfg_attr(
+    miri,
+    ignore = "tokio\'s I/O driver and clock are outside what Miri runs"
+)]
 async fn yielding_after_aclose_is_an_error_with_the_value() {
     let mut agen = AsyncGenerator::new(|co: Co<&str>| async move {
         let _ = co.yield_("first").await;
@@ -174,7 +192,10 @@ fn a_step_dropped_before_its_first_poll_changes_nothing() {
 }
 
 #[tokio::test]
-#[cfg_attr(miri, ignore = "tokio\'s I/O driver and clock are outside what Miri runs")]
+#[cfg_attr(
+    miri,
+    ignore = "tokio\'s I/O driver and clock are outside what Miri runs"
+)]
 async fn the_body_is_woken_by_another_task_through_the_forwarded_waker() {
     let (tx, rx) = tokio::sync::oneshot::channel::<u32>();
     let mut agen = AsyncGenerator::new(|co: Co<u32>| async move {
@@ -216,7 +237,10 @@ fn count_to(n: u32) -> AsyncGenerator<u32, (), std::convert::Infallible, impl Fu
 }
 
 #[tokio::test]
-#[cfg_attr(miri, ignore = "tokio\'s I/O driver and clock are outside what Miri runs")]
+#[cfg_attr(
+    miri,
+    ignore = "tokio\'s I/O driver and clock are outside what Miri runs"
+)]
 async fn delegation_an_async_generator_awaits_another_ones_steps() {
     let mut outer = AsyncGenerator::new(|co: Co<String>| async move {
         let mut inner = count_to(3);
@@ -231,7 +255,10 @@ async fn delegation_an_async_generator_awaits_another_ones_steps() {
 }
 
 #[tokio::test]
-#[cfg_attr(miri, ignore = "tokio\'s I/O driver and clock are outside what Miri runs")]
+#[cfg_attr(
+    miri,
+    ignore = "tokio\'s I/O driver and clock are outside what Miri runs"
+)]
 async fn an_async_generator_that_receives_nothing_is_a_stream() {
     let doubled: Vec<u32> = count_to(5).map(|x| x * 2).collect().await;
     assert_eq!(doubled, [0, 2, 4, 6, 8]);
@@ -244,7 +271,10 @@ async fn an_async_generator_that_receives_nothing_is_a_stream() {
 }
 
 #[tokio::test]
-#[cfg_attr(miri, ignore = "tokio\'s I/O driver and clock are outside what Miri runs")]
+#[cfg_attr(
+    miri,
+    ignore = "tokio\'s I/O driver and clock are outside what Miri runs"
+)]
 async fn a_step_while_a_stream_poll_is_in_flight_reports_running() {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let mut agen = AsyncGenerator::new(|co: Co<u32>| async move {
