@@ -6,6 +6,8 @@ use std::cell::RefCell;
 use std::io::{self, Write};
 use std::rc::Rc;
 
+#[path = "async_gen.rs"]
+mod async_gen;
 #[path = "awaitable.rs"]
 mod awaitable;
 #[path = "ping_pong.rs"]
@@ -30,5 +32,16 @@ fn main() -> io::Result<()> {
     println!("\n== pipeline: grep('yield') -> broadcast -> [printer, printer, counter]");
     let text = include_str!("pipeline.rs");
     pipeline::run("yield", text, Rc::new(RefCell::new(io::stdout())));
-    Ok(())
+
+    println!("\n== async_gen: PEP 525's asend / athrow, the body sleeping on tokio");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()?;
+    runtime.block_on(async {
+        let origin = tokio::time::Instant::now();
+        let out = RefCell::new(io::stdout());
+        async_gen::run(tokio::time::sleep, || origin.elapsed().as_secs_f64(), &out)
+            .await
+            .map(drop)
+    })
 }
