@@ -1,0 +1,662 @@
+//! The kernel: the task loop, the scoped access system calls use, and the calls' kernel-side
+//! operations.
+//!
+//! # How a system call reaches the kernel
+//!
+//! While `Kernel::run` runs, the kernel lives in a thread-local slot. Around each poll of a task
+//! the loop records which task runs and releases its own borrow, so a system call awaited anywhere
+//! inside that task (however deeply nested, and whatever waker the future above it uses) borrows
+//! the kernel from the slot, calls its `handle`, and gives the borrow back before returning.
+//!
+//! Discussion: this is the safe form of "the kernel and the task, passed down". Tying the access
+//! to the identity of `cx.waker()` would be faster by a few nanoseconds, but a wrapper waker (an
+//! async generator driving its body, a `select`) hides the kernel's waker and would cut the call
+//! off from its kernel. The thread-local slot needs no `unsafe` and is checked at every use: no
+//! kernel, a kernel that is busy (a call awaited from an exit hook), or no current task all give
+//! [`OutsideKernel`] instead of a panic.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::num::NonZeroU64;
+use std::panic::{self, AssertUnwindSafe};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use crate::error::{JoinError, JoinRepr, KillError, OutsideKernel, RunError, RunRepr, StuckTask};
+use crate::poller::{Reactor, Remote};
+use crate::task::{
+    Exit, JoinCell, JoinHandle, RunState, TaskExit, TaskFuture, TaskId, TaskTable, WaitingOn,
+};
+use crate::timer::{TimerId, Timers};
+
+type ExitHook = Box<dyn FnMut(&TaskExit)>;
+
+static NEXT_KERNEL_ID: AtomicU64 = AtomicU64::new(1);
+
+/// How many polls may pass before timers and I/O are looked at even though tasks are ready, so a
+/// task that yields in a loop cannot starve a sleeper or a socket (tokio uses the same number).
+const EVENT_INTERVAL: u32 = 61;
+
+thread_local! {
+    static CURRENT: RefCell<Option<Kernel>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with the running kernel and the task being polled.
+pub(crate) fn with_current<R>(
+    f: impl FnOnce(&mut Kernel, TaskId) -> R,
+) -> Result<R, OutsideKernel> {
+    CURRENT
+        .try_with(|c| {
+            let mut b = c.try_borrow_mut().ok()?;
+            let k = b.as_mut()?;
+            let task = k.current?;
+            Some(f(k, task))
+        })
+        .ok()
+        .flatten()
+        .ok_or(OutsideKernel)
+}
+
+/// Runs `f` with the running kernel whose id is `id`, if it is reachable from here.
+pub(crate) fn with_kernel_id<R>(id: u64, f: impl FnOnce(&mut Kernel) -> R) -> Option<R> {
+    CURRENT
+        .try_with(|c| {
+            let mut b = c.try_borrow_mut().ok()?;
+            let k = b.as_mut().filter(|k| k.id == id)?;
+            Some(f(k))
+        })
+        .ok()
+        .flatten()
+}
+
+/// Runs `f` with the kernel the loop installed; only the loop calls it, between polls.
+fn with_installed<R>(f: impl FnOnce(&mut Kernel) -> R) -> R {
+    CURRENT.with(|c| {
+        let mut b = c.borrow_mut();
+        f(b.as_mut().expect("the running kernel is installed"))
+    })
+}
+
+/// A single-threaded kernel that runs tasks (any `Future + 'static`), as pyos's `Scheduler`.
+///
+/// Build one with [`Kernel::new`], give it tasks with [`spawn`](Kernel::spawn), then hand the
+/// thread to it with [`run`](Kernel::run) (until every task has ended) or
+/// [`block_on`](Kernel::block_on) (until one future is done). Tasks talk to the kernel by awaiting
+/// system calls ([`tid`](crate::tid), [`yield_now`](crate::yield_now), [`spawn`](crate::spawn),
+/// ...). Inside [`SystemCall::handle`](crate::SystemCall::handle) the kernel is passed by
+/// `&mut`, and its methods are what a system call may do: wake a task, spawn, kill, add a timer,
+/// say what a task waits for.
+///
+/// # Examples
+///
+/// ```
+/// use coros_kernel::{Kernel, tid, yield_now};
+///
+/// let mut kernel = Kernel::new()?;
+/// kernel.on_exit(|e| println!("Task {} terminated", e.id));
+/// for name in ["foo", "bar"] {
+///     kernel.spawn(async move {
+///         let me = tid().await?;
+///         println!("I'm {name} {me}");
+///         yield_now().await
+///     }).detach();
+/// }
+/// kernel.run()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// ```text
+/// I'm foo 1
+/// I'm bar 2
+/// Task 1 terminated
+/// Task 2 terminated
+/// ```
+pub struct Kernel {
+    id: u64,
+    tasks: TaskTable,
+    ready: VecDeque<TaskId>,
+    timers: Timers,
+    reactor: Reactor,
+    remote: Arc<Remote>,
+    current: Option<TaskId>,
+    graveyard: Vec<TaskFuture>,
+    exit_hook: Option<ExitHook>,
+    next_seq: u64,
+    main: Option<TaskId>,
+    main_done: bool,
+    running: bool,
+    ticks: u32,
+    wake_buf: Vec<TaskId>,
+    remote_buf: Vec<(u32, u64)>,
+}
+
+impl fmt::Debug for Kernel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Kernel")
+            .field("live_tasks", &self.tasks.live())
+            .field("ready", &self.ready.len())
+            .field("current", &self.current)
+            .finish_non_exhaustive()
+    }
+}
+
+enum Step {
+    Poll(TaskId, TaskFuture, Waker),
+    Done,
+    Fail(RunError),
+}
+
+impl Kernel {
+    /// Creates a kernel with no tasks.
+    ///
+    /// # Errors
+    ///
+    /// Fails if the operating system's poller cannot be created (out of descriptors, say).
+    pub fn new() -> io::Result<Kernel> {
+        let id = NEXT_KERNEL_ID.fetch_add(1, Ordering::Relaxed);
+        Ok(Kernel {
+            id,
+            tasks: TaskTable::new(),
+            ready: VecDeque::new(),
+            timers: Timers::new(),
+            reactor: Reactor::new(),
+            remote: Arc::new(Remote::new(id)?),
+            current: None,
+            graveyard: Vec::new(),
+            exit_hook: None,
+            next_seq: 1,
+            main: None,
+            main_done: false,
+            running: false,
+            ticks: 0,
+            wake_buf: Vec::new(),
+            remote_buf: Vec::new(),
+        })
+    }
+
+    /// Adds a task; it runs when the kernel reaches it in the ready queue (pyos's `new`).
+    ///
+    /// Tasks from inside the kernel use the [`spawn`](crate::spawn) system call, which comes here.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut kernel = coros_kernel::Kernel::new()?;
+    /// let child = kernel.spawn(async { "done" });
+    /// kernel.run()?;
+    /// assert_eq!(futures::executor::block_on(child)?, "done");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn spawn<F>(&mut self, fut: F) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+    {
+        let cell = Rc::new(JoinCell::new());
+        let out = cell.clone();
+        let task: TaskFuture = Box::pin(async move {
+            let value = fut.await;
+            out.complete(value);
+        });
+        let seq = NonZeroU64::new(self.next_seq).expect("task numbers start at 1");
+        self.next_seq += 1;
+        let id = self.tasks.insert(seq, task, cell.clone(), &self.remote);
+        self.ready.push_back(id);
+        JoinHandle::new(id, cell)
+    }
+
+    /// Sets the hook called each time a task ends, with its id and how it ended.
+    ///
+    /// The library prints nothing itself; the pyos example prints `Task N terminated` from here.
+    /// The hook runs inside the kernel's bookkeeping: system calls awaited from it fail with
+    /// [`OutsideKernel`].
+    pub fn on_exit(&mut self, hook: impl FnMut(&TaskExit) + 'static) {
+        self.exit_hook = Some(Box::new(hook));
+    }
+
+    /// Runs until every task has ended (pyos's `mainloop`). The only way in for synchronous code.
+    ///
+    /// # Errors
+    ///
+    /// A deadlock (tasks remain but none can ever run again: nothing ready, no timer, no I/O
+    /// interest, no waker held anywhere) ends the run with a [`RunError`] listing the stuck
+    /// tasks and what each waits for; the stuck tasks are then dropped. A failing OS poller ends
+    /// it too.
+    pub fn run(self) -> Result<(), RunError> {
+        self.drive()
+    }
+
+    /// Runs `fut` as a task until it is done and returns its value; other tasks still alive then
+    /// are dropped (as killed).
+    ///
+    /// # Errors
+    ///
+    /// As [`run`](Kernel::run), and also when `fut` panics or is killed
+    /// ([`RunError::main_task`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use coros_kernel::{Kernel, sleep};
+    ///
+    /// let v = Kernel::new()?.block_on(async {
+    ///     sleep(Duration::from_millis(1)).await?;
+    ///     Ok::<_, coros_kernel::OutsideKernel>(7)
+    /// })??;
+    /// assert_eq!(v, 7);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn block_on<F>(mut self, fut: F) -> Result<F::Output, RunError>
+    where
+        F: Future + 'static,
+    {
+        let mut main = self.spawn(fut);
+        self.main = Some(main.id());
+        self.drive()?;
+        match main.take_now() {
+            Some(Ok(v)) => Ok(v),
+            Some(Err(e)) => Err(RunError::new(RunRepr::Main(e))),
+            None => Err(RunError::new(RunRepr::Main(JoinError::new(
+                main.id(),
+                JoinRepr::Gone,
+            )))),
+        }
+    }
+
+    fn drive(mut self) -> Result<(), RunError> {
+        self.running = true;
+        let _guard = Enter::install(self);
+        loop {
+            match with_installed(Kernel::next_step) {
+                Step::Poll(task, mut fut, waker) => {
+                    let mut cx = Context::from_waker(&waker);
+                    let res = panic::catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx)));
+                    if with_installed(|k| k.after_poll(task, fut, waker, res)) {
+                        bury();
+                    }
+                }
+                Step::Done => return Ok(()),
+                Step::Fail(e) => return Err(e),
+            }
+        }
+    }
+
+    fn next_step(&mut self) -> Step {
+        loop {
+            if self.main_done {
+                return Step::Done;
+            }
+            self.remote.take_wakes(&mut self.remote_buf);
+            if !self.remote_buf.is_empty() {
+                let mut buf = std::mem::take(&mut self.remote_buf);
+                for (index, seq) in buf.drain(..) {
+                    self.wake_slot(index, seq);
+                }
+                self.remote_buf = buf;
+            }
+            self.ticks += 1;
+            if self.ticks >= EVENT_INTERVAL {
+                self.ticks = 0;
+                if let Err(e) = self.maintain(Some(Duration::ZERO)) {
+                    return Step::Fail(RunError::new(RunRepr::Io(e)));
+                }
+            }
+            while let Some(id) = self.ready.pop_front() {
+                let Some(slot) = self.tasks.get_mut(id) else {
+                    continue;
+                };
+                if slot.state != RunState::Queued {
+                    continue;
+                }
+                slot.state = RunState::Running;
+                slot.notified = false;
+                slot.waiting = None;
+                let fut = slot.fut.take().expect("a queued task has its future");
+                let waker = slot.waker.take().expect("a queued task has its waker");
+                self.current = Some(id);
+                return Step::Poll(id, fut, waker);
+            }
+            if self.tasks.live() == 0 {
+                return Step::Done;
+            }
+            let deadline = self.timers.next_deadline();
+            if deadline.is_none() && self.reactor.waiting() == 0 && !self.waker_outstanding() {
+                return Step::Fail(RunError::new(RunRepr::Deadlock(self.stuck())));
+            }
+            let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if let Err(e) = self.maintain(timeout) {
+                return Step::Fail(RunError::new(RunRepr::Io(e)));
+            }
+        }
+    }
+
+    /// Looks at I/O (waiting up to `timeout`; `Some(ZERO)` only peeks) and fires due timers.
+    fn maintain(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        let mut wake = std::mem::take(&mut self.wake_buf);
+        if timeout != Some(Duration::ZERO) || self.reactor.waiting() > 0 {
+            self.reactor
+                .wait(self.remote.poller(), timeout, &mut wake)?;
+        }
+        if !self.timers.is_empty() {
+            self.timers.fire(Instant::now(), &mut wake);
+        }
+        for t in wake.drain(..) {
+            self.wake(t);
+        }
+        self.wake_buf = wake;
+        Ok(())
+    }
+
+    /// Whether some parked task's waker is held outside the kernel (a channel, another thread),
+    /// so that it may still be woken.
+    fn waker_outstanding(&self) -> bool {
+        // Discussion: the slot holds the task's waker twice (the `Arc` and a `Waker` made from
+        // it), so a count above two means someone else keeps a clone and may still wake it.
+        // A clone kept by another stuck task's future counts too: the kernel then waits, as it
+        // cannot tell that clone will never be used.
+        self.tasks.iter().any(|(_, s)| {
+            s.waker_arc
+                .as_ref()
+                .is_some_and(|a| Arc::strong_count(a) > 2)
+        })
+    }
+
+    fn stuck(&self) -> Vec<StuckTask> {
+        self.tasks
+            .iter()
+            .map(|(id, s)| StuckTask {
+                id,
+                waiting_on: s.waiting.unwrap_or(WaitingOn::Waker),
+            })
+            .collect()
+    }
+
+    fn after_poll(
+        &mut self,
+        task: TaskId,
+        fut: TaskFuture,
+        waker: Waker,
+        res: std::thread::Result<Poll<()>>,
+    ) -> bool {
+        self.current = None;
+        match res {
+            Ok(Poll::Pending) => {
+                let slot = self
+                    .tasks
+                    .get_mut(task)
+                    .expect("a running task stays in the table");
+                slot.waker = Some(waker);
+                if slot.kill_requested {
+                    self.graveyard.push(fut);
+                    self.finish(task, None);
+                } else {
+                    slot.fut = Some(fut);
+                    if slot.notified {
+                        slot.notified = false;
+                        slot.state = RunState::Queued;
+                        self.ready.push_back(task);
+                    } else {
+                        slot.state = RunState::Parked;
+                        if slot.waiting.is_none() {
+                            slot.waiting = Some(WaitingOn::Waker);
+                        }
+                    }
+                }
+            }
+            Ok(Poll::Ready(())) => {
+                drop(fut);
+                self.finish_completed(task);
+            }
+            Err(payload) => {
+                self.graveyard.push(fut);
+                self.finish(task, Some(payload));
+            }
+        }
+        !self.graveyard.is_empty()
+    }
+
+    fn finish_completed(&mut self, task: TaskId) {
+        let Some(removed) = self.tasks.remove(task) else {
+            return;
+        };
+        for j in removed.joiners {
+            self.wake(j);
+        }
+        self.exited(TaskExit {
+            id: task,
+            exit: Exit::Completed,
+        });
+    }
+
+    /// Ends `task` as killed (`payload == None`) or panicked.
+    fn finish(&mut self, task: TaskId, payload: Option<Box<dyn std::any::Any + Send>>) {
+        let Some(removed) = self.tasks.remove(task) else {
+            return;
+        };
+        if let Some(f) = removed.fut {
+            self.graveyard.push(f);
+        }
+        let (err, exit) = match payload {
+            None => (JoinError::new(task, JoinRepr::Killed), Exit::Killed),
+            Some(p) => {
+                let e = JoinError::panicked(task, p);
+                let msg = e.panic_message().map(str::to_owned);
+                (e, Exit::Panicked(msg))
+            }
+        };
+        if let Some(o) = removed.outcome {
+            o.fail(err);
+        }
+        for j in removed.joiners {
+            self.wake(j);
+        }
+        self.exited(TaskExit { id: task, exit });
+    }
+
+    fn exited(&mut self, event: TaskExit) {
+        if self.main == Some(event.id) {
+            self.main_done = true;
+        }
+        if let Some(mut hook) = self.exit_hook.take() {
+            hook(&event);
+            if self.exit_hook.is_none() {
+                self.exit_hook = Some(hook);
+            }
+        }
+    }
+
+    pub(crate) fn wake_slot(&mut self, index: u32, seq: u64) {
+        if let Some(id) = self.tasks.id_at(index, seq) {
+            self.wake(id);
+        }
+    }
+
+    /// Schedules `task` to run: to the back of the ready queue if parked; if it is the running
+    /// task, it goes back there when its poll returns. Waking a task that is already queued, or
+    /// that has ended, does nothing.
+    pub fn wake(&mut self, task: TaskId) {
+        let Some(slot) = self.tasks.get_mut(task) else {
+            return;
+        };
+        match slot.state {
+            RunState::Parked => {
+                slot.state = RunState::Queued;
+                self.ready.push_back(task);
+            }
+            RunState::Running => slot.notified = true,
+            RunState::Queued => {}
+        }
+    }
+
+    /// Kills `task`: its future is dropped wherever it waits (its destructors run, its sockets
+    /// close, its timers and readiness waits are withdrawn) and whoever joins it gets a
+    /// [`JoinError`] for which [`is_killed`](JoinError::is_killed) holds.
+    ///
+    /// A task killing itself ends as killed when its current poll returns.
+    ///
+    /// # Errors
+    ///
+    /// [`KillError`] when the task has already ended or never existed in this kernel.
+    pub fn kill(&mut self, task: TaskId) -> Result<(), KillError> {
+        let Some(slot) = self.tasks.get_mut(task) else {
+            return Err(KillError::new(task, task.as_u64() < self.next_seq));
+        };
+        if slot.state == RunState::Running {
+            slot.kill_requested = true;
+            return Ok(());
+        }
+        // Discussion: the victim's future is not dropped here: `kill` may run inside another
+        // task's system call, while the kernel is borrowed, and the victim's destructors may
+        // need the kernel (to withdraw a timer or a readiness wait). It goes to the graveyard,
+        // which the loop empties right after the current poll, with the kernel released.
+        self.finish(task, None);
+        if !self.running {
+            self.graveyard.clear();
+        }
+        Ok(())
+    }
+
+    /// Whether `task` is alive (queued, running or parked) in this kernel.
+    pub fn is_alive(&self, task: TaskId) -> bool {
+        self.tasks.get(task).is_some()
+    }
+
+    /// How many tasks are alive.
+    pub fn live_tasks(&self) -> usize {
+        self.tasks.live()
+    }
+
+    /// The ids of the live tasks, in slot order.
+    pub fn task_ids(&self) -> Vec<TaskId> {
+        self.tasks.iter().map(|(id, _)| id).collect()
+    }
+
+    /// What a parked task waits for, as set by the system call that parked it.
+    pub fn waiting_on(&self, task: TaskId) -> Option<WaitingOn> {
+        self.tasks.get(task).and_then(|s| s.waiting)
+    }
+
+    /// The task being polled, if any.
+    pub fn current_task(&self) -> Option<TaskId> {
+        self.current
+    }
+
+    /// Records what `task` waits for; a system call that parks its task calls this so a
+    /// deadlock report can say why the task is stuck.
+    pub fn set_waiting_on(&mut self, task: TaskId, what: WaitingOn) {
+        if let Some(slot) = self.tasks.get_mut(task) {
+            slot.waiting = Some(what);
+        }
+    }
+
+    /// Arranges for `task` to be woken at `deadline`.
+    pub fn add_timer(&mut self, deadline: Instant, task: TaskId) -> TimerId {
+        self.timers.insert(deadline, task)
+    }
+
+    /// Withdraws a timer; `true` if it had not fired yet.
+    pub fn cancel_timer(&mut self, timer: TimerId) -> bool {
+        self.timers.remove(timer)
+    }
+
+    /// Whether a timer is still waiting to fire.
+    pub fn timer_pending(&self, timer: TimerId) -> bool {
+        self.timers.contains(timer)
+    }
+
+    /// Registers `joiner` to be woken when `target` ends; `false` if `target` is not alive.
+    pub fn add_joiner(&mut self, target: TaskId, joiner: TaskId) -> bool {
+        match self.tasks.get_mut(target) {
+            Some(slot) => {
+                slot.joiners.push(joiner);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Withdraws a registration made with [`add_joiner`](Kernel::add_joiner).
+    pub fn remove_joiner(&mut self, target: TaskId, joiner: TaskId) {
+        if let Some(slot) = self.tasks.get_mut(target) {
+            slot.joiners.retain(|&j| j != joiner);
+        }
+    }
+
+    /// How `task` ended, if it has: for [`wait`](crate::wait), which keeps the task's outcome
+    /// cell from when it started waiting.
+    pub(crate) fn outcome_of(&self, task: TaskId) -> Option<Rc<dyn crate::task::Outcome>> {
+        self.tasks.get(task).and_then(|s| s.outcome.clone())
+    }
+
+    pub(crate) fn reactor(&mut self) -> (&mut Reactor, &Arc<Remote>) {
+        (&mut self.reactor, &self.remote)
+    }
+
+    pub(crate) fn kernel_id(&self) -> u64 {
+        self.id
+    }
+}
+
+/// Drops the futures of killed and failed tasks, with the kernel released so that their
+/// destructors may reach it.
+fn bury() {
+    loop {
+        let dead = with_installed(|k| std::mem::take(&mut k.graveyard));
+        if dead.is_empty() {
+            return;
+        }
+        for f in dead {
+            // A destructor that panics must not take the kernel down with it.
+            let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(f)));
+        }
+    }
+}
+
+/// Installs a kernel in the thread-local slot for the length of a run, restoring whatever was
+/// there before (a kernel run from inside another kernel's task), also on unwind.
+struct Enter {
+    prev: Option<Kernel>,
+}
+
+impl Enter {
+    fn install(kernel: Kernel) -> Enter {
+        let prev = CURRENT.with(|c| c.replace(Some(kernel)));
+        Enter { prev }
+    }
+}
+
+impl Drop for Enter {
+    fn drop(&mut self) {
+        // Tasks still alive are ended as killed, and dropped while the kernel is still installed
+        // so that their destructors can withdraw what they registered.
+        let _ = CURRENT.try_with(|c| {
+            if let Ok(mut b) = c.try_borrow_mut()
+                && let Some(k) = b.as_mut()
+            {
+                k.current = None;
+                k.exit_hook = None;
+                for id in k.task_ids() {
+                    k.finish(id, None);
+                }
+            }
+        });
+        let _ = CURRENT.try_with(|c| {
+            if c.try_borrow_mut().is_ok() {
+                bury();
+            }
+        });
+        let _ = CURRENT.try_with(|c| {
+            if let Ok(mut b) = c.try_borrow_mut() {
+                let mine = std::mem::replace(&mut *b, self.prev.take());
+                drop(b);
+                drop(mine);
+            }
+        });
+    }
+}

@@ -1,0 +1,386 @@
+//! TCP on the kernel: a listener and a stream whose operations try the socket first and wait for
+//! readiness only when it would block (curio's trick, and pyos8's `ReadWait`/`WriteWait`).
+//!
+//! Discussion: a socket registers with the kernel's poller lazily, the first time an operation
+//! would block, and stays registered (edge-triggered) until it is dropped; dropping deregisters
+//! before the descriptor closes, so a reused descriptor number never inherits a stale
+//! registration. Errors of the socket (reset, broken pipe, too many open files) come back to the
+//! task as `io::Error`s; the kernel itself never sees them.
+
+use std::cell::Cell;
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::sync::Arc;
+use std::task::Poll;
+
+use crate::Kernel;
+use crate::kernel::with_kernel_id;
+use crate::poller::{Dir, IoKey, Remote};
+use crate::syscall::{Call, SystemCall, io_poll};
+use crate::task::TaskId;
+
+/// A socket's registration with the kernel's poller, made on first need.
+struct Registration {
+    key: Cell<Option<(IoKey, u64)>>,
+    remote: Cell<Option<Arc<Remote>>>,
+}
+
+impl Registration {
+    fn new() -> Registration {
+        Registration {
+            key: Cell::new(None),
+            remote: Cell::new(None),
+        }
+    }
+
+    fn ensure(&self, kernel: &mut Kernel, fd: BorrowedFd<'_>) -> io::Result<IoKey> {
+        if let Some((key, kid)) = self.key.get() {
+            if kid == kernel.kernel_id() {
+                return Ok(key);
+            }
+            return Err(io::Error::other("socket is registered with another kernel"));
+        }
+        let kid = kernel.kernel_id();
+        let (reactor, remote) = kernel.reactor();
+        let key = reactor.register(remote.poller(), fd, false)?;
+        self.remote.set(Some(remote.clone()));
+        self.key.set(Some((key, kid)));
+        Ok(key)
+    }
+
+    /// Waits until the socket is ready in `dir`, after an operation reported `WouldBlock`.
+    async fn wait(&self, fd: BorrowedFd<'_>, dir: Dir) -> io::Result<()> {
+        Call::new(IoWait {
+            reg: self,
+            fd,
+            dir,
+            key: None,
+        })
+        .await?
+    }
+
+    fn deregister(&mut self, fd: BorrowedFd<'_>) {
+        let Some((key, kid)) = self.key.take() else {
+            return;
+        };
+        let remote = self.remote.take();
+        let done = with_kernel_id(kid, |k| {
+            let (reactor, remote) = k.reactor();
+            reactor.deregister(remote.poller(), key, fd);
+        });
+        if done.is_none()
+            && let Some(remote) = remote
+        {
+            // The kernel is out of reach (being torn down): still honour the poller's rule that a
+            // descriptor leaves it before it closes.
+            let _ = remote.poller().delete(fd);
+        }
+    }
+}
+
+/// The system call behind every socket wait.
+struct IoWait<'a> {
+    reg: &'a Registration,
+    fd: BorrowedFd<'a>,
+    dir: Dir,
+    key: Option<IoKey>,
+}
+
+impl SystemCall for IoWait<'_> {
+    type Output = io::Result<()>;
+
+    fn handle(&mut self, kernel: &mut Kernel, task: TaskId) -> Poll<io::Result<()>> {
+        let key = match self.key {
+            Some(k) => k,
+            None => {
+                let key = match self.reg.ensure(kernel, self.fd) {
+                    Ok(k) => k,
+                    Err(e) => return Poll::Ready(Err(e)),
+                };
+                // The operation just saw `WouldBlock`, and no event has been read since.
+                kernel.reactor().0.clear_ready(key, self.dir);
+                self.key = Some(key);
+                key
+            }
+        };
+        io_poll(kernel, key, self.dir, task)
+    }
+
+    fn cancel(&mut self, kernel: &mut Kernel, task: TaskId) {
+        if let Some(key) = self.key {
+            kernel.reactor().0.cancel_wait(key, self.dir, task);
+        }
+    }
+}
+
+fn retry(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::Interrupted
+}
+
+fn would_block(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::WouldBlock
+}
+
+/// A TCP listener on the kernel.
+///
+/// # Examples
+///
+/// ```
+/// use coros_kernel::{Kernel, TcpListener, TcpStream, spawn};
+///
+/// Kernel::new()?.block_on(async {
+///     let listener = TcpListener::bind("127.0.0.1:0")?;
+///     let addr = listener.local_addr()?;
+///     let client = spawn(async move {
+///         let s = TcpStream::connect(addr)?;
+///         s.send_all(b"ping").await?;
+///         let mut buf = [0; 4];
+///         s.recv(&mut buf).await?;
+///         std::io::Result::Ok(buf)
+///     })
+///     .await?;
+///     let (conn, _) = listener.accept().await?;
+///     let mut buf = [0; 4];
+///     let n = conn.recv(&mut buf).await?;
+///     conn.send_all(&buf[..n]).await?;
+///     assert_eq!(&client.await??, b"ping");
+///     Ok::<_, Box<dyn std::error::Error>>(())
+/// })??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct TcpListener {
+    io: std::net::TcpListener,
+    reg: Registration,
+}
+
+impl TcpListener {
+    /// Binds a listener (non-blocking) to `addr`; works inside or outside a running kernel.
+    ///
+    /// # Errors
+    ///
+    /// The OS's error, such as [`io::ErrorKind::AddrInUse`].
+    pub fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+        TcpListener::from_std(std::net::TcpListener::bind(addr)?)
+    }
+
+    /// Wraps a std listener, switching it to non-blocking mode.
+    ///
+    /// # Errors
+    ///
+    /// When the socket cannot be made non-blocking.
+    pub fn from_std(io: std::net::TcpListener) -> io::Result<TcpListener> {
+        io.set_nonblocking(true)?;
+        Ok(TcpListener {
+            io,
+            reg: Registration::new(),
+        })
+    }
+
+    /// The address the listener is bound to.
+    ///
+    /// # Errors
+    ///
+    /// The OS's error.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.local_addr()
+    }
+
+    /// Accepts a connection, waiting for one if none is pending.
+    ///
+    /// # Errors
+    ///
+    /// The OS's error, returned to the task: with too many open files (`EMFILE`) the pending
+    /// connection stays queued, so an accept loop backs off (sleeps) and tries again. Also a
+    /// [`io::ErrorKind::ResourceBusy`] error when another task already accepts on this listener,
+    /// and [`OutsideKernel`](crate::OutsideKernel) (as `io::Error`) outside a kernel task.
+    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        loop {
+            match self.io.accept() {
+                Ok((s, addr)) => return Ok((TcpStream::from_std(s)?, addr)),
+                Err(e) if retry(&e) => continue,
+                Err(e) if would_block(&e) => {}
+                Err(e) => return Err(e),
+            }
+            self.reg.wait(self.io.as_fd(), Dir::Read).await?;
+        }
+    }
+}
+
+impl fmt::Debug for TcpListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpListener")
+            .field("fd", &self.io.as_raw_fd())
+            .field("local_addr", &self.io.local_addr().ok())
+            .finish()
+    }
+}
+
+impl AsFd for TcpListener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.io.as_fd()
+    }
+}
+
+impl AsRawFd for TcpListener {
+    fn as_raw_fd(&self) -> RawFd {
+        self.io.as_raw_fd()
+    }
+}
+
+impl Drop for TcpListener {
+    fn drop(&mut self) {
+        self.reg.deregister(self.io.as_fd());
+    }
+}
+
+/// A TCP connection on the kernel.
+///
+/// Operations take `&self`; two tasks sharing a stream may read and write at once, but two tasks
+/// waiting to read (or to write) get [`io::ErrorKind::ResourceBusy`] for the second.
+pub struct TcpStream {
+    io: std::net::TcpStream,
+    reg: Registration,
+}
+
+impl TcpStream {
+    /// Connects to `addr`.
+    ///
+    /// The connect itself is the OS's blocking one, so it holds the kernel until the handshake
+    /// is done: immediate on loopback, a round trip elsewhere.
+    ///
+    /// # Errors
+    ///
+    /// The OS's error, such as [`io::ErrorKind::ConnectionRefused`].
+    pub fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+        TcpStream::from_std(std::net::TcpStream::connect(addr)?)
+    }
+
+    /// Wraps a std stream, switching it to non-blocking mode.
+    ///
+    /// # Errors
+    ///
+    /// When the socket cannot be made non-blocking.
+    pub fn from_std(io: std::net::TcpStream) -> io::Result<TcpStream> {
+        io.set_nonblocking(true)?;
+        Ok(TcpStream {
+            io,
+            reg: Registration::new(),
+        })
+    }
+
+    /// Receives into `buf`; `Ok(0)` means the peer closed its side (EOF).
+    ///
+    /// # Errors
+    ///
+    /// The OS's error ([`io::ErrorKind::ConnectionReset`], ...), a
+    /// [`io::ErrorKind::ResourceBusy`] error when another task already waits to read this
+    /// stream, and [`OutsideKernel`](crate::OutsideKernel) (as `io::Error`) outside a kernel task.
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match (&self.io).read(buf) {
+                Err(e) if retry(&e) => continue,
+                Err(e) if would_block(&e) => {}
+                r => return r,
+            }
+            self.reg.wait(self.io.as_fd(), Dir::Read).await?;
+        }
+    }
+
+    /// Sends part of `buf`, waiting until at least one byte can be sent; returns how many were.
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Self::recv), for writing ([`io::ErrorKind::BrokenPipe`] when the peer is
+    /// gone).
+    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        loop {
+            match (&self.io).write(buf) {
+                Err(e) if retry(&e) => continue,
+                Err(e) if would_block(&e) => {}
+                r => return r,
+            }
+            self.reg.wait(self.io.as_fd(), Dir::Write).await?;
+        }
+    }
+
+    /// Sends all of `buf`, waiting as often as the peer makes it.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send); [`io::ErrorKind::WriteZero`] if the socket accepts nothing.
+    pub async fn send_all(&self, mut buf: &[u8]) -> io::Result<()> {
+        while !buf.is_empty() {
+            match self.send(buf).await? {
+                0 => return Err(io::ErrorKind::WriteZero.into()),
+                n => buf = &buf[n..],
+            }
+        }
+        Ok(())
+    }
+
+    /// Shuts down reading, writing or both; `Shutdown::Write` sends EOF and keeps reading
+    /// possible (a half-close).
+    ///
+    /// # Errors
+    ///
+    /// The OS's error ([`io::ErrorKind::NotConnected`] after a reset).
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.io.shutdown(how)
+    }
+
+    /// Sets `TCP_NODELAY`.
+    ///
+    /// # Errors
+    ///
+    /// The OS's error.
+    pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
+        self.io.set_nodelay(on)
+    }
+
+    /// The local address.
+    ///
+    /// # Errors
+    ///
+    /// The OS's error.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.local_addr()
+    }
+
+    /// The peer's address.
+    ///
+    /// # Errors
+    ///
+    /// The OS's error.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.io.peer_addr()
+    }
+}
+
+impl fmt::Debug for TcpStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpStream")
+            .field("fd", &self.io.as_raw_fd())
+            .field("peer_addr", &self.io.peer_addr().ok())
+            .finish()
+    }
+}
+
+impl AsFd for TcpStream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.io.as_fd()
+    }
+}
+
+impl AsRawFd for TcpStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.io.as_raw_fd()
+    }
+}
+
+impl Drop for TcpStream {
+    fn drop(&mut self) {
+        self.reg.deregister(self.io.as_fd());
+    }
+}

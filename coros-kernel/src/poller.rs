@@ -1,0 +1,335 @@
+//! The readiness layer: the OS poller (`polling`), the table of registered descriptors, and the
+//! kernel's `Remote`, through which wakers reach the kernel from any thread.
+//!
+//! # States of a registration
+//!
+//! Each registered descriptor has, per direction (read, write), a `ready` flag and at most one
+//! waiting task. `ready` is set by an event and cleared only by the owner of the descriptor when
+//! an operation reports `WouldBlock`; the waiter is set by a readiness call and cleared by the
+//! event that wakes it (or by the call's cancellation).
+//!
+//! Discussion: registrations are edge-triggered and persistent, as in tokio: a socket is added
+//! once, the first time an operation would block, and an operation is tried *before* waiting
+//! (curio's trick), so a busy connection costs no `epoll_ctl` at all. Readiness calls on a plain
+//! descriptor (one the kernel does not own) register it for the wait only and remove it after,
+//! because the kernel cannot know when the owner closes it.
+
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use polling::{Event, Events, PollMode, Poller};
+
+use crate::error::ResourceBusy;
+use crate::kernel::with_kernel_id;
+use crate::task::TaskId;
+
+/// The part of a kernel that other threads may touch: the poller (to interrupt a wait) and a
+/// queue of woken tasks.
+pub(crate) struct Remote {
+    poller: Poller,
+    queue: Mutex<Vec<(u32, u64)>>,
+    pending: AtomicBool,
+    kernel_id: u64,
+}
+
+impl Remote {
+    pub(crate) fn new(kernel_id: u64) -> io::Result<Remote> {
+        Ok(Remote {
+            poller: Poller::new()?,
+            queue: Mutex::new(Vec::new()),
+            pending: AtomicBool::new(false),
+            kernel_id,
+        })
+    }
+
+    /// Wakes task `(index, seq)`; called by its `Waker`, from any thread.
+    pub(crate) fn wake(&self, index: u32, seq: u64) {
+        // Discussion: on the kernel's own thread, between polls of tasks (the usual case: one
+        // task completes a channel another waits on), the kernel is reachable and the task goes
+        // straight to the ready queue. Anywhere else the wake is queued and the poller notified,
+        // which interrupts a blocking wait; `polling` coalesces repeated notifications.
+        if with_kernel_id(self.kernel_id, |k| k.wake_slot(index, seq)).is_some() {
+            return;
+        }
+        self.queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((index, seq));
+        self.pending.store(true, Ordering::SeqCst);
+        let _ = self.poller.notify();
+    }
+
+    /// Takes the queued wakes, if any.
+    pub(crate) fn take_wakes(&self, into: &mut Vec<(u32, u64)>) {
+        if self.pending.load(Ordering::Relaxed) && self.pending.swap(false, Ordering::SeqCst) {
+            into.append(&mut self.queue.lock().unwrap_or_else(|e| e.into_inner()));
+        }
+    }
+
+    pub(crate) fn poller(&self) -> &Poller {
+        &self.poller
+    }
+}
+
+/// A registered descriptor, named by slot and generation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct IoKey {
+    index: u32,
+    generation: u32,
+}
+
+impl IoKey {
+    fn to_usize(self) -> usize {
+        ((self.generation as usize) << 32) | self.index as usize
+    }
+
+    fn from_usize(key: usize) -> IoKey {
+        IoKey {
+            index: key as u32,
+            generation: (key >> 32) as u32,
+        }
+    }
+}
+
+/// Read or write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dir {
+    Read = 0,
+    Write = 1,
+}
+
+struct IoEntry {
+    generation: u32,
+    fd: RawFd,
+    live: bool,
+    temporary: bool,
+    ready: [bool; 2],
+    waiter: [Option<TaskId>; 2],
+}
+
+/// The registered descriptors and the events buffer.
+pub(crate) struct Reactor {
+    events: Events,
+    entries: Vec<IoEntry>,
+    free: Vec<u32>,
+    by_fd: HashMap<RawFd, u32>,
+    waiting: usize,
+}
+
+impl Reactor {
+    pub(crate) fn new() -> Reactor {
+        Reactor {
+            events: Events::new(),
+            entries: Vec::new(),
+            free: Vec::new(),
+            by_fd: HashMap::new(),
+            waiting: 0,
+        }
+    }
+
+    /// How many tasks wait for readiness.
+    pub(crate) fn waiting(&self) -> usize {
+        self.waiting
+    }
+
+    fn entry(&self, key: IoKey) -> Option<&IoEntry> {
+        self.entries
+            .get(key.index as usize)
+            .filter(|e| e.live && e.generation == key.generation)
+    }
+
+    fn entry_mut(&mut self, key: IoKey) -> Option<&mut IoEntry> {
+        self.entries
+            .get_mut(key.index as usize)
+            .filter(|e| e.live && e.generation == key.generation)
+    }
+
+    /// The registration of `fd`, if the kernel has one.
+    pub(crate) fn lookup(&self, fd: RawFd) -> Option<IoKey> {
+        let index = *self.by_fd.get(&fd)?;
+        let e = &self.entries[index as usize];
+        Some(IoKey {
+            index,
+            generation: e.generation,
+        })
+    }
+
+    /// Adds `fd` to the poller, edge-triggered, for both directions.
+    pub(crate) fn register(
+        &mut self,
+        poller: &Poller,
+        fd: BorrowedFd<'_>,
+        temporary: bool,
+    ) -> io::Result<IoKey> {
+        let index = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.entries.push(IoEntry {
+                    generation: 0,
+                    fd: -1,
+                    live: false,
+                    temporary: false,
+                    ready: [false; 2],
+                    waiter: [None; 2],
+                });
+                u32::try_from(self.entries.len() - 1)
+                    .map_err(|_| io::Error::other("too many registered descriptors"))?
+            }
+        };
+        let entry = &mut self.entries[index as usize];
+        let key = IoKey {
+            index,
+            generation: entry.generation,
+        };
+        // SAFETY: `add_with_mode` requires the descriptor to be deleted from the poller before it
+        // is closed. Every registration is deleted by `deregister` before its descriptor can
+        // close: the kernel's own sockets deregister in their `Drop` before closing (falling back
+        // to `Poller::delete` through the `Remote` they hold when the kernel is out of reach),
+        // and a temporary registration holds a `BorrowedFd` whose lifetime outlives it, and is
+        // deregistered when its call completes or is dropped.
+        let added = unsafe {
+            poller.add_with_mode(fd.as_raw_fd(), Event::all(key.to_usize()), PollMode::Edge)
+        };
+        if let Err(e) = added {
+            self.free.push(index);
+            return Err(e);
+        }
+        entry.fd = fd.as_raw_fd();
+        entry.live = true;
+        entry.temporary = temporary;
+        entry.ready = [false; 2];
+        entry.waiter = [None; 2];
+        self.by_fd.insert(fd.as_raw_fd(), index);
+        Ok(key)
+    }
+
+    /// Removes a registration; gives back the tasks that were still waiting on it.
+    pub(crate) fn deregister(
+        &mut self,
+        poller: &Poller,
+        key: IoKey,
+        fd: BorrowedFd<'_>,
+    ) -> [Option<TaskId>; 2] {
+        let Some(entry) = self.entry_mut(key) else {
+            return [None; 2];
+        };
+        let _ = poller.delete(fd);
+        entry.live = false;
+        entry.generation = entry.generation.wrapping_add(1);
+        let waiters = std::mem::take(&mut entry.waiter);
+        let fd = entry.fd;
+        self.waiting -= waiters.iter().flatten().count();
+        self.by_fd.remove(&fd);
+        self.free.push(key.index);
+        waiters
+    }
+
+    /// Whether `key` is a temporary registration with no waiter left.
+    pub(crate) fn is_idle_temporary(&self, key: IoKey) -> bool {
+        self.entry(key)
+            .is_some_and(|e| e.temporary && e.waiter.iter().all(Option::is_none))
+    }
+
+    /// Forgets that `key` was ready in `dir` (the owner saw `WouldBlock`).
+    pub(crate) fn clear_ready(&mut self, key: IoKey, dir: Dir) {
+        if let Some(e) = self.entry_mut(key) {
+            e.ready[dir as usize] = false;
+        }
+    }
+
+    /// Readiness check for `task`: ready, busy (another live task waits), or now waiting.
+    pub(crate) fn poll_ready(
+        &mut self,
+        key: IoKey,
+        dir: Dir,
+        task: TaskId,
+        holder_alive: bool,
+    ) -> Result<bool, io::Error> {
+        let Some(e) = self.entry_mut(key) else {
+            return Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "descriptor is no longer registered with the kernel",
+            ));
+        };
+        let d = dir as usize;
+        if e.ready[d] {
+            if e.waiter[d] == Some(task) {
+                e.waiter[d] = None;
+                self.waiting -= 1;
+            }
+            return Ok(true);
+        }
+        match e.waiter[d] {
+            Some(t) if t == task => {}
+            Some(holder) if holder_alive => {
+                return Err(ResourceBusy {
+                    fd: e.fd,
+                    holder,
+                    writing: dir == Dir::Write,
+                }
+                .into());
+            }
+            Some(_) => e.waiter[d] = Some(task),
+            None => {
+                e.waiter[d] = Some(task);
+                self.waiting += 1;
+            }
+        }
+        Ok(false)
+    }
+
+    /// The task waiting on `key` in `dir`, if any.
+    pub(crate) fn holder(&self, key: IoKey, dir: Dir) -> Option<TaskId> {
+        self.entry(key).and_then(|e| e.waiter[dir as usize])
+    }
+
+    /// Stops `task` waiting on `key` in `dir`.
+    pub(crate) fn cancel_wait(&mut self, key: IoKey, dir: Dir, task: TaskId) {
+        if let Some(e) = self.entry_mut(key)
+            && e.waiter[dir as usize] == Some(task)
+        {
+            e.waiter[dir as usize] = None;
+            self.waiting -= 1;
+        }
+    }
+
+    /// The raw descriptor of a registration.
+    pub(crate) fn fd(&self, key: IoKey) -> Option<RawFd> {
+        self.entry(key).map(|e| e.fd)
+    }
+
+    /// Waits for events (at most `timeout`), marks readiness and collects the tasks to wake.
+    pub(crate) fn wait(
+        &mut self,
+        poller: &Poller,
+        timeout: Option<Duration>,
+        wake: &mut Vec<TaskId>,
+    ) -> io::Result<()> {
+        self.events.clear();
+        poller.wait(&mut self.events, timeout)?;
+        for ev in self.events.iter() {
+            let key = IoKey::from_usize(ev.key);
+            let Some(e) = self
+                .entries
+                .get_mut(key.index as usize)
+                .filter(|e| e.live && e.generation == key.generation)
+            else {
+                continue;
+            };
+            for (d, on) in [(0, ev.readable), (1, ev.writable)] {
+                if on {
+                    e.ready[d] = true;
+                    if let Some(t) = e.waiter[d].take() {
+                        self.waiting -= 1;
+                        wake.push(t);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

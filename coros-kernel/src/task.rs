@@ -1,0 +1,479 @@
+//! The task table: ids, slots, join handles and task wakers.
+//!
+//! # States of a task
+//!
+//! A slot is either free (`seq == 0`) or holds one task in exactly one of these states:
+//!
+//! | state     | where the future is        | in the ready queue | who moves it on                     |
+//! |-----------|----------------------------|--------------------|-------------------------------------|
+//! | `Queued`  | in the slot                | yes (once)         | the loop, when it pops the task     |
+//! | `Running` | on the loop's stack        | no                 | the loop, when `poll` returns       |
+//! | `Parked`  | in the slot                | no                 | `Kernel::wake` (syscalls, wakers)   |
+//!
+//! Two flags may coexist with `Running`: `notified` (someone woke the task while it ran: it goes
+//! back to the ready queue when `poll` returns) and `kill_requested` (the task killed itself: it
+//! ends as killed when `poll` returns). A finished task leaves the table at once; its outcome
+//! lives on in the [`JoinHandle`]'s cell.
+//!
+//! Discussion: slots are reused, so every reference to a task (ready queue entries, timers,
+//! wakers, I/O waiters) carries the task's `seq`, which is unique for the kernel's lifetime and
+//! doubles as the slot's generation. A stale reference finds a different `seq` in the slot and is
+//! ignored: a waker of a finished task never polls the newer task that took its slot.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::future::Future;
+use std::num::NonZeroU64;
+use std::os::fd::RawFd;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Instant;
+
+use crate::Kernel;
+use crate::error::{JoinError, JoinRepr};
+use crate::poller::Remote;
+use crate::syscall::{Call, SystemCall};
+
+/// A task's id: a number unique within its kernel, counting from 1 as the seed's `Task.taskid`.
+///
+/// `Display` shows the number alone, so `println!("I'm foo {tid}")` prints `I'm foo 1`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TaskId {
+    seq: NonZeroU64,
+    index: u32,
+}
+
+impl TaskId {
+    pub(crate) fn new(seq: NonZeroU64, index: u32) -> TaskId {
+        TaskId { seq, index }
+    }
+
+    /// The task's number (1 for the first task a kernel spawns).
+    pub fn as_u64(self) -> u64 {
+        self.seq.get()
+    }
+
+    pub(crate) fn index(self) -> u32 {
+        self.index
+    }
+}
+
+impl fmt::Debug for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TaskId({})", self.seq)
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.seq, f)
+    }
+}
+
+/// What a parked task waits for, as reported in a deadlock and set by system calls with
+/// [`Kernel::set_waiting_on`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WaitingOn {
+    /// A timer ([`sleep`](crate::sleep), [`sleep_until`](crate::sleep_until), a timeout).
+    Sleep {
+        /// When it fires.
+        until: Instant,
+    },
+    /// Another task's end ([`JoinHandle`], [`wait`](crate::wait)).
+    Join(TaskId),
+    /// Read readiness of a descriptor.
+    Readable(RawFd),
+    /// Write readiness of a descriptor.
+    Writable(RawFd),
+    /// A future that returned `Pending` by itself and will be woken through its `Waker`.
+    Waker,
+    /// A system call's own description.
+    Other(&'static str),
+}
+
+impl fmt::Display for WaitingOn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WaitingOn::Sleep { .. } => f.write_str("a timer"),
+            WaitingOn::Join(id) => write!(f, "task {id} to end"),
+            WaitingOn::Readable(fd) => write!(f, "fd {fd} to become readable"),
+            WaitingOn::Writable(fd) => write!(f, "fd {fd} to become writable"),
+            WaitingOn::Waker => f.write_str("a waker that no one holds"),
+            WaitingOn::Other(what) => f.write_str(what),
+        }
+    }
+}
+
+/// How a task ended, as told to the exit hook ([`Kernel::on_exit`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Exit {
+    /// The future completed.
+    Completed,
+    /// The future panicked; the message when the payload was a string.
+    Panicked(Option<String>),
+    /// The task was killed.
+    Killed,
+}
+
+/// The event given to the exit hook when a task ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TaskExit {
+    /// The task that ended.
+    pub id: TaskId,
+    /// How it ended.
+    pub exit: Exit,
+}
+
+pub(crate) type TaskFuture = Pin<Box<dyn Future<Output = ()>>>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RunState {
+    Queued,
+    Running,
+    Parked,
+}
+
+/// What the kernel can do with a task's typed result cell without knowing the type.
+pub(crate) trait Outcome {
+    fn fail(&self, err: JoinError);
+    /// How the task ended, for [`wait`](crate::wait), which does not know the type either.
+    fn ended(&self, id: TaskId) -> Option<Result<(), JoinError>>;
+}
+
+enum Ended {
+    Running,
+    Completed,
+    Killed,
+    Panicked(Option<String>),
+}
+
+pub(crate) struct JoinCell<T> {
+    result: RefCell<Option<Result<T, JoinError>>>,
+    ended: RefCell<Ended>,
+}
+
+impl<T> JoinCell<T> {
+    pub(crate) fn new() -> JoinCell<T> {
+        JoinCell {
+            result: RefCell::new(None),
+            ended: RefCell::new(Ended::Running),
+        }
+    }
+
+    pub(crate) fn complete(&self, value: T) {
+        *self.result.borrow_mut() = Some(Ok(value));
+        *self.ended.borrow_mut() = Ended::Completed;
+    }
+
+    fn take(&self) -> Option<Result<T, JoinError>> {
+        self.result.borrow_mut().take()
+    }
+
+    fn is_ended(&self) -> bool {
+        !matches!(*self.ended.borrow(), Ended::Running)
+    }
+}
+
+impl<T> Outcome for JoinCell<T> {
+    fn fail(&self, err: JoinError) {
+        *self.ended.borrow_mut() = if err.is_panic() {
+            Ended::Panicked(err.panic_message().map(str::to_owned))
+        } else {
+            Ended::Killed
+        };
+        *self.result.borrow_mut() = Some(Err(err));
+    }
+
+    fn ended(&self, id: TaskId) -> Option<Result<(), JoinError>> {
+        match &*self.ended.borrow() {
+            Ended::Running => None,
+            Ended::Completed => Some(Ok(())),
+            Ended::Killed => Some(Err(JoinError::new(id, JoinRepr::Killed))),
+            Ended::Panicked(m) => Some(Err(JoinError::panicked(
+                id,
+                Box::new(
+                    m.clone()
+                        .unwrap_or_else(|| "(non-string panic payload)".to_owned()),
+                ),
+            ))),
+        }
+    }
+}
+
+pub(crate) struct Slot {
+    pub(crate) seq: u64,
+    pub(crate) fut: Option<TaskFuture>,
+    pub(crate) waker: Option<Waker>,
+    pub(crate) waker_arc: Option<Arc<TaskWaker>>,
+    pub(crate) outcome: Option<Rc<dyn Outcome>>,
+    pub(crate) state: RunState,
+    pub(crate) notified: bool,
+    pub(crate) kill_requested: bool,
+    pub(crate) waiting: Option<WaitingOn>,
+    pub(crate) joiners: Vec<TaskId>,
+}
+
+impl Slot {
+    fn empty() -> Slot {
+        Slot {
+            seq: 0,
+            fut: None,
+            waker: None,
+            waker_arc: None,
+            outcome: None,
+            state: RunState::Parked,
+            notified: false,
+            kill_requested: false,
+            waiting: None,
+            joiners: Vec::new(),
+        }
+    }
+}
+
+/// Slots indexed by `TaskId::index`, with a free list.
+pub(crate) struct TaskTable {
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    live: usize,
+}
+
+impl TaskTable {
+    pub(crate) fn new() -> TaskTable {
+        TaskTable {
+            slots: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+        }
+    }
+
+    pub(crate) fn live(&self) -> usize {
+        self.live
+    }
+
+    pub(crate) fn insert(
+        &mut self,
+        seq: NonZeroU64,
+        fut: TaskFuture,
+        outcome: Rc<dyn Outcome>,
+        remote: &Arc<Remote>,
+    ) -> TaskId {
+        let index = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.slots.push(Slot::empty());
+                u32::try_from(self.slots.len() - 1).expect("more than 2^32 live tasks")
+            }
+        };
+        let id = TaskId::new(seq, index);
+        let arc = Arc::new(TaskWaker {
+            remote: remote.clone(),
+            index,
+            seq: seq.get(),
+        });
+        let slot = &mut self.slots[index as usize];
+        slot.seq = seq.get();
+        slot.fut = Some(fut);
+        slot.waker = Some(Waker::from(arc.clone()));
+        slot.waker_arc = Some(arc);
+        slot.outcome = Some(outcome);
+        slot.state = RunState::Queued;
+        slot.notified = false;
+        slot.kill_requested = false;
+        slot.waiting = None;
+        self.live += 1;
+        id
+    }
+
+    pub(crate) fn get(&self, id: TaskId) -> Option<&Slot> {
+        self.slots
+            .get(id.index() as usize)
+            .filter(|s| s.seq == id.as_u64())
+    }
+
+    pub(crate) fn get_mut(&mut self, id: TaskId) -> Option<&mut Slot> {
+        self.slots
+            .get_mut(id.index() as usize)
+            .filter(|s| s.seq == id.as_u64())
+    }
+
+    /// The live task in slot `index` if its seq is `seq`.
+    pub(crate) fn id_at(&self, index: u32, seq: u64) -> Option<TaskId> {
+        let slot = self.slots.get(index as usize)?;
+        if slot.seq != seq {
+            return None;
+        }
+        Some(TaskId::new(NonZeroU64::new(seq)?, index))
+    }
+
+    /// Frees the slot, handing back what the kernel must still act on.
+    pub(crate) fn remove(&mut self, id: TaskId) -> Option<Removed> {
+        let slot = self.get_mut(id)?;
+        slot.seq = 0;
+        let removed = Removed {
+            fut: slot.fut.take(),
+            outcome: slot.outcome.take(),
+            joiners: std::mem::take(&mut slot.joiners),
+        };
+        slot.waker = None;
+        slot.waker_arc = None;
+        slot.waiting = None;
+        self.free.push(id.index());
+        self.live -= 1;
+        Some(removed)
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (TaskId, &Slot)> {
+        self.slots.iter().enumerate().filter_map(|(i, s)| {
+            let seq = NonZeroU64::new(s.seq)?;
+            Some((TaskId::new(seq, i as u32), s))
+        })
+    }
+}
+
+pub(crate) struct Removed {
+    pub(crate) fut: Option<TaskFuture>,
+    pub(crate) outcome: Option<Rc<dyn Outcome>>,
+    pub(crate) joiners: Vec<TaskId>,
+}
+
+/// The waker of one task: it names the task by slot and seq, and reaches its kernel through the
+/// kernel's shared [`Remote`], so it may be woken from any thread.
+pub(crate) struct TaskWaker {
+    remote: Arc<Remote>,
+    index: u32,
+    seq: u64,
+}
+
+impl Wake for TaskWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.remote.wake(self.index, self.seq);
+    }
+}
+
+/// A handle to await a spawned task's result; dropping it detaches the task, which runs on.
+///
+/// Awaiting it gives the task's value, or a [`JoinError`] telling why there is none (killed,
+/// panicked, or the task awaiting itself). It is how pyos's `WaitTask` returns the child's value
+/// instead of a bool.
+///
+/// # Examples
+///
+/// ```
+/// use coros_kernel::{Kernel, spawn};
+///
+/// let kernel = Kernel::new()?;
+/// let v = kernel.block_on(async {
+///     let child = spawn(async { 6 * 7 }).await?;
+///     Ok::<_, Box<dyn std::error::Error>>(child.await?)
+/// })??;
+/// assert_eq!(v, 42);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[must_use = "dropping a JoinHandle detaches the task; await it to get its result"]
+pub struct JoinHandle<T> {
+    call: Call<Join<T>>,
+}
+
+impl<T> JoinHandle<T> {
+    pub(crate) fn new(id: TaskId, cell: Rc<JoinCell<T>>) -> JoinHandle<T> {
+        JoinHandle {
+            call: Call::new(Join {
+                target: id,
+                cell,
+                registered: false,
+            }),
+        }
+    }
+
+    /// The id of the task.
+    pub fn id(&self) -> TaskId {
+        self.call.get_ref().target
+    }
+
+    /// Takes the result if the task has ended, without waiting.
+    pub(crate) fn take_now(&mut self) -> Option<Result<T, JoinError>> {
+        self.call.get_ref().cell.take()
+    }
+
+    /// Lets the task run on without anyone awaiting it (as dropping the handle does, said out
+    /// loud: pyos's `sched.new(foo())`).
+    pub fn detach(self) {}
+
+    /// Whether the task has ended (completed, panicked or been killed).
+    pub fn is_finished(&self) -> bool {
+        self.call.get_ref().cell.is_ended()
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("id", &self.id())
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // Discussion: a finished task's result is in the cell, so it can be taken even where no
+        // kernel runs (after `Kernel::run` returned, say); only waiting needs the kernel.
+        if let Some(r) = self.call.get_ref().cell.take() {
+            return Poll::Ready(r);
+        }
+        let id = self.id();
+        match Pin::new(&mut self.call).poll(cx) {
+            Poll::Ready(Ok(r)) => Poll::Ready(r),
+            Poll::Ready(Err(_)) => Poll::Ready(Err(JoinError::new(id, JoinRepr::OutsideKernel))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// The system call behind awaiting a [`JoinHandle`].
+pub(crate) struct Join<T> {
+    target: TaskId,
+    cell: Rc<JoinCell<T>>,
+    registered: bool,
+}
+
+impl<T> Unpin for Join<T> {}
+
+impl<T> SystemCall for Join<T> {
+    type Output = Result<T, JoinError>;
+
+    fn handle(&mut self, kernel: &mut Kernel, task: TaskId) -> Poll<Self::Output> {
+        if let Some(r) = self.cell.take() {
+            return Poll::Ready(r);
+        }
+        if self.target == task {
+            return Poll::Ready(Err(JoinError::new(task, JoinRepr::SelfJoin)));
+        }
+        if !kernel.is_alive(self.target) {
+            // Ended, and the result was taken already (the handle polled after completion).
+            return Poll::Ready(Err(JoinError::new(self.target, JoinRepr::Gone)));
+        }
+        if !self.registered {
+            self.registered = kernel.add_joiner(self.target, task);
+        }
+        kernel.set_waiting_on(task, WaitingOn::Join(self.target));
+        Poll::Pending
+    }
+
+    fn cancel(&mut self, kernel: &mut Kernel, task: TaskId) {
+        if self.registered {
+            kernel.remove_joiner(self.target, task);
+        }
+    }
+}

@@ -1,0 +1,245 @@
+//! System calls: the built-ins, a call defined outside the crate, and calls outside a kernel.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::task::Poll;
+
+use coros_kernel::{
+    Kernel, OutsideKernel, SystemCall, TaskId, kill, sleep, spawn, syscall, tid, wait, yield_now,
+};
+
+/// A system call written by a user of the crate: how many tasks are alive.
+struct LiveTasks;
+
+impl SystemCall for LiveTasks {
+    type Output = usize;
+
+    fn handle(&mut self, kernel: &mut Kernel, _task: TaskId) -> Poll<usize> {
+        Poll::Ready(kernel.live_tasks())
+    }
+}
+
+/// A user's call that parks the task and wakes it on the second poll, like `yield_now`.
+struct YieldTwice {
+    left: u32,
+}
+
+impl SystemCall for YieldTwice {
+    type Output = &'static str;
+
+    fn handle(&mut self, kernel: &mut Kernel, task: TaskId) -> Poll<&'static str> {
+        if self.left == 0 {
+            return Poll::Ready("resumed");
+        }
+        self.left -= 1;
+        kernel.wake(task);
+        Poll::Pending
+    }
+}
+
+#[test]
+fn user_defined_call_counts_live_tasks() {
+    let n = Kernel::new()
+        .unwrap()
+        .block_on(async {
+            let a = spawn(sleep(std::time::Duration::from_millis(1))).await?;
+            let b = spawn(async {}).await?;
+            let n = syscall(LiveTasks).await?;
+            let _ = (a.await, b.await);
+            let after = syscall(LiveTasks).await?;
+            Ok::<_, OutsideKernel>((n, after))
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(n, (3, 1));
+}
+
+#[test]
+fn user_defined_call_can_park_and_wake_its_task() {
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let mut k = Kernel::new().unwrap();
+    let l = log.clone();
+    k.spawn(async move {
+        let r = syscall(YieldTwice { left: 2 }).await.unwrap();
+        l.borrow_mut().push(format!("a {r}"));
+    })
+    .detach();
+    let l = log.clone();
+    k.spawn(async move {
+        l.borrow_mut().push("b".to_owned());
+    })
+    .detach();
+    k.run().unwrap();
+    assert_eq!(*log.borrow(), ["b", "a resumed"]);
+}
+
+#[test]
+fn task_ids_start_at_one_and_count_up() {
+    let ids = Rc::new(RefCell::new(Vec::new()));
+    let mut k = Kernel::new().unwrap();
+    for _ in 0..3 {
+        let ids = ids.clone();
+        k.spawn(async move {
+            let me = tid().await.unwrap().as_u64();
+            ids.borrow_mut().push(me);
+        })
+        .detach();
+    }
+    k.run().unwrap();
+    assert_eq!(*ids.borrow(), [1, 2, 3]);
+}
+
+#[test]
+fn yield_now_round_robins_ready_tasks() {
+    let log = Rc::new(RefCell::new(String::new()));
+    let mut k = Kernel::new().unwrap();
+    for name in ['a', 'b', 'c'] {
+        let log = log.clone();
+        k.spawn(async move {
+            for _ in 0..2 {
+                log.borrow_mut().push(name);
+                yield_now().await.unwrap();
+            }
+        })
+        .detach();
+    }
+    k.run().unwrap();
+    assert_eq!(*log.borrow(), "abcabc");
+}
+
+#[test]
+fn tid_answers_without_a_task_switch() {
+    let log = Rc::new(RefCell::new(String::new()));
+    let mut k = Kernel::new().unwrap();
+    let l = log.clone();
+    k.spawn(async move {
+        l.borrow_mut().push('a');
+        tid().await.unwrap();
+        l.borrow_mut().push('a');
+    })
+    .detach();
+    let l = log.clone();
+    k.spawn(async move { l.borrow_mut().push('b') }).detach();
+    k.run().unwrap();
+    assert_eq!(*log.borrow(), "aab");
+}
+
+#[test]
+fn join_returns_the_childs_value_not_a_bool() {
+    let v = Kernel::new()
+        .unwrap()
+        .block_on(async {
+            let child = spawn(async {
+                yield_now().await.unwrap();
+                String::from("child's value")
+            })
+            .await
+            .unwrap();
+            child.await.unwrap()
+        })
+        .unwrap();
+    assert_eq!(v, "child's value");
+}
+
+#[test]
+fn wait_by_id_reports_how_the_task_ended() {
+    let (ok, killed) = Kernel::new()
+        .unwrap()
+        .block_on(async {
+            let a = spawn(async { yield_now().await.unwrap() }).await.unwrap();
+            let b = spawn(sleep(std::time::Duration::from_secs(60)))
+                .await
+                .unwrap();
+            let ok = wait(a.id()).await.unwrap();
+            kill(b.id()).await.unwrap().unwrap();
+            let killed = b.await;
+            (ok, killed)
+        })
+        .unwrap();
+    assert!(ok.is_ok());
+    assert!(killed.unwrap_err().is_killed());
+}
+
+#[test]
+fn spawned_task_runs_after_those_already_ready() {
+    let log = Rc::new(RefCell::new(String::new()));
+    let mut k = Kernel::new().unwrap();
+    let l = log.clone();
+    k.spawn(async move {
+        let l2 = l.clone();
+        spawn(async move { l2.borrow_mut().push('c') })
+            .await
+            .unwrap()
+            .detach();
+        l.borrow_mut().push('a');
+    })
+    .detach();
+    let l = log.clone();
+    k.spawn(async move { l.borrow_mut().push('b') }).detach();
+    k.run().unwrap();
+    assert_eq!(*log.borrow(), "abc");
+}
+
+#[test]
+fn system_calls_outside_a_kernel_are_typed_errors() {
+    use futures::executor::block_on;
+    fn outside<T>(r: Result<T, OutsideKernel>) -> bool {
+        matches!(r, Err(OutsideKernel { .. }))
+    }
+    assert!(outside(block_on(tid())));
+    assert!(outside(block_on(yield_now())));
+    assert!(outside(block_on(sleep(std::time::Duration::from_secs(5)))));
+    assert!(outside(block_on(spawn(async {}))));
+    assert!(outside(block_on(syscall(LiveTasks))));
+    // Inside another runtime too.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    assert!(outside(rt.block_on(tid())));
+}
+
+#[test]
+fn join_handle_outside_a_kernel_gives_the_result_once_the_task_ended() {
+    let mut k = Kernel::new().unwrap();
+    let done = k.spawn(async { 5 });
+    let never = k.spawn(std::future::pending::<()>());
+    let r = k.run();
+    assert!(r.unwrap_err().deadlock().is_some());
+    assert_eq!(futures::executor::block_on(done).unwrap(), 5);
+    assert!(futures::executor::block_on(never).unwrap_err().is_killed());
+}
+
+#[test]
+fn syscall_inside_a_wrapper_waker_still_reaches_the_kernel() {
+    use std::future::Future;
+    use std::pin::pin;
+    use std::sync::Arc;
+    use std::task::{Context, Wake, Waker};
+
+    /// A waker that forwards to another, as an async generator's driver does.
+    struct Forward(Waker);
+    impl Wake for Forward {
+        fn wake(self: Arc<Self>) {
+            self.0.wake_by_ref();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.wake_by_ref();
+        }
+    }
+
+    let id = Kernel::new()
+        .unwrap()
+        .block_on(async {
+            let mut inner = pin!(async {
+                yield_now().await.unwrap();
+                tid().await.unwrap()
+            });
+            std::future::poll_fn(|cx| {
+                let w = Waker::from(Arc::new(Forward(cx.waker().clone())));
+                inner.as_mut().poll(&mut Context::from_waker(&w))
+            })
+            .await
+        })
+        .unwrap();
+    assert_eq!(id.as_u64(), 1);
+}
