@@ -4,6 +4,7 @@ use std::any::Any;
 use std::fmt;
 use std::io;
 use std::os::fd::RawFd;
+use std::sync::Mutex;
 
 use crate::task::{TaskId, WaitingOn};
 
@@ -71,7 +72,9 @@ pub(crate) enum JoinRepr {
     Killed,
     Panicked {
         message: Option<String>,
-        payload: Box<dyn Any + Send + 'static>,
+        // A `Mutex` only to make `JoinError` `Sync` (so it fits in `io::Error` and
+        // `Box<dyn Error + Send + Sync>`); the payload is only ever reached by value.
+        payload: Mutex<Box<dyn Any + Send + 'static>>,
     },
     SelfJoin,
     Gone,
@@ -85,7 +88,13 @@ impl JoinError {
 
     pub(crate) fn panicked(id: TaskId, payload: Box<dyn Any + Send + 'static>) -> JoinError {
         let message = panic_message(&*payload);
-        JoinError::new(id, JoinRepr::Panicked { message, payload })
+        JoinError::new(
+            id,
+            JoinRepr::Panicked {
+                message,
+                payload: Mutex::new(payload),
+            },
+        )
     }
 
     /// The task that was joined.
@@ -149,7 +158,9 @@ impl JoinError {
     /// Gives `self` back when the task did not panic.
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
         match self.repr {
-            JoinRepr::Panicked { payload, .. } => Ok(payload),
+            JoinRepr::Panicked { payload, .. } => {
+                Ok(payload.into_inner().unwrap_or_else(|e| e.into_inner()))
+            }
             repr => Err(JoinError { id: self.id, repr }),
         }
     }

@@ -117,6 +117,13 @@ fn with_installed<R>(f: impl FnOnce(&mut Kernel) -> R) -> R {
 /// Task 1 terminated
 /// Task 2 terminated
 /// ```
+///
+/// A kernel belongs to its thread: its tasks need not be `Send`, so it is not `Send` itself.
+///
+/// ```compile_fail
+/// fn send<T: Send>(_: T) {}
+/// send(coros_kernel::Kernel::new().unwrap());
+/// ```
 pub struct Kernel {
     id: u64,
     tasks: TaskTable,
@@ -127,6 +134,7 @@ pub struct Kernel {
     current: Option<TaskId>,
     graveyard: Vec<TaskFuture>,
     exit_hook: Option<ExitHook>,
+    exits: Vec<TaskExit>,
     next_seq: u64,
     main: Option<TaskId>,
     main_done: bool,
@@ -170,6 +178,7 @@ impl Kernel {
             current: None,
             graveyard: Vec::new(),
             exit_hook: None,
+            exits: Vec::new(),
             next_seq: 1,
             main: None,
             main_done: false,
@@ -279,6 +288,7 @@ impl Kernel {
                     let res = panic::catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx)));
                     if with_installed(|k| k.after_poll(task, fut, waker, res)) {
                         bury();
+                        with_installed(Kernel::deliver_exits);
                     }
                 }
                 Step::Done => return Ok(()),
@@ -418,7 +428,7 @@ impl Kernel {
                 self.finish(task, Some(payload));
             }
         }
-        !self.graveyard.is_empty()
+        !self.graveyard.is_empty() || !self.exits.is_empty()
     }
 
     fn finish_completed(&mut self, task: TaskId) {
@@ -463,12 +473,28 @@ impl Kernel {
         if self.main == Some(event.id) {
             self.main_done = true;
         }
+        if self.exit_hook.is_some() {
+            self.exits.push(event);
+        }
+    }
+
+    /// Tells the exit hook about the tasks that ended, once their futures have been dropped (so
+    /// a killed task's destructors have run before the hook hears of its end).
+    fn deliver_exits(&mut self) {
+        if self.exits.is_empty() {
+            return;
+        }
+        let mut exits = std::mem::take(&mut self.exits);
         if let Some(mut hook) = self.exit_hook.take() {
-            hook(&event);
+            for e in exits.drain(..) {
+                hook(&e);
+            }
             if self.exit_hook.is_none() {
                 self.exit_hook = Some(hook);
             }
         }
+        exits.clear();
+        self.exits = exits;
     }
 
     pub(crate) fn wake_slot(&mut self, index: u32, seq: u64) {
@@ -518,6 +544,7 @@ impl Kernel {
         self.finish(task, None);
         if !self.running {
             self.graveyard.clear();
+            self.deliver_exits();
         }
         Ok(())
     }
