@@ -64,6 +64,11 @@ impl From<OutsideKernel> for io::Error {
 /// ```
 #[non_exhaustive]
 pub struct JoinError {
+    // Boxed so that a task's `Result<T, JoinError>` stays as small as `T` allows.
+    inner: Box<JoinInner>,
+}
+
+struct JoinInner {
     id: TaskId,
     repr: JoinRepr,
 }
@@ -83,7 +88,9 @@ pub(crate) enum JoinRepr {
 
 impl JoinError {
     pub(crate) fn new(id: TaskId, repr: JoinRepr) -> JoinError {
-        JoinError { id, repr }
+        JoinError {
+            inner: Box::new(JoinInner { id, repr }),
+        }
     }
 
     pub(crate) fn panicked(id: TaskId, payload: Box<dyn Any + Send + 'static>) -> JoinError {
@@ -99,22 +106,22 @@ impl JoinError {
 
     /// The task that was joined.
     pub fn id(&self) -> TaskId {
-        self.id
+        self.inner.id
     }
 
     /// The task was killed before it finished.
     pub fn is_killed(&self) -> bool {
-        matches!(self.repr, JoinRepr::Killed)
+        matches!(self.inner.repr, JoinRepr::Killed)
     }
 
     /// The task panicked.
     pub fn is_panic(&self) -> bool {
-        matches!(self.repr, JoinRepr::Panicked { .. })
+        matches!(self.inner.repr, JoinRepr::Panicked { .. })
     }
 
     /// A task tried to wait for itself, which could never end.
     pub fn is_self_join(&self) -> bool {
-        matches!(self.repr, JoinRepr::SelfJoin)
+        matches!(self.inner.repr, JoinRepr::SelfJoin)
     }
 
     /// The task had already ended and how it ended is no longer known (only [`wait`] by id can
@@ -122,17 +129,17 @@ impl JoinError {
     ///
     /// [`wait`]: crate::wait
     pub fn is_gone(&self) -> bool {
-        matches!(self.repr, JoinRepr::Gone)
+        matches!(self.inner.repr, JoinRepr::Gone)
     }
 
     /// The join was awaited outside a running kernel task and the task had not ended yet.
     pub fn is_outside_kernel(&self) -> bool {
-        matches!(self.repr, JoinRepr::OutsideKernel)
+        matches!(self.inner.repr, JoinRepr::OutsideKernel)
     }
 
     /// The panic message, when the task panicked with a string (as `panic!` does).
     pub fn panic_message(&self) -> Option<&str> {
-        match &self.repr {
+        match &self.inner.repr {
             JoinRepr::Panicked { message, .. } => message.as_deref(),
             _ => None,
         }
@@ -157,11 +164,11 @@ impl JoinError {
     ///
     /// Gives `self` back when the task did not panic.
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
-        match self.repr {
+        match self.inner.repr {
             JoinRepr::Panicked { payload, .. } => {
                 Ok(payload.into_inner().unwrap_or_else(|e| e.into_inner()))
             }
-            repr => Err(JoinError { id: self.id, repr }),
+            _ => Err(self),
         }
     }
 }
@@ -176,21 +183,21 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> Option<String> {
 
 impl fmt::Debug for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let what = match &self.repr {
+        let what = match &self.inner.repr {
             JoinRepr::Killed => "Killed".to_owned(),
             JoinRepr::Panicked { message, .. } => format!("Panicked({message:?})"),
             JoinRepr::SelfJoin => "SelfJoin".to_owned(),
             JoinRepr::Gone => "Gone".to_owned(),
             JoinRepr::OutsideKernel => "OutsideKernel".to_owned(),
         };
-        write!(f, "JoinError::{what}(task {})", self.id)
+        write!(f, "JoinError::{what}(task {})", self.inner.id)
     }
 }
 
 impl fmt::Display for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let id = self.id;
-        match &self.repr {
+        let id = self.inner.id;
+        match &self.inner.repr {
             JoinRepr::Killed => write!(f, "task {id} was killed"),
             JoinRepr::Panicked {
                 message: Some(m), ..

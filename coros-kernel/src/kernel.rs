@@ -25,15 +25,17 @@ use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::error::{JoinError, JoinRepr, KillError, OutsideKernel, RunError, RunRepr, StuckTask};
 use crate::poller::{Reactor, Remote};
 use crate::task::{
-    Exit, JoinCell, JoinHandle, RunState, TaskExit, TaskFuture, TaskId, TaskTable, WaitingOn,
+    Exit, JoinCell, JoinHandle, QueueEntry, RunState, TaskExit, TaskFuture, TaskId, TaskTable,
+    WaitingOn,
 };
 use crate::timer::{TimerId, Timers};
+use crate::waker::PollWaker;
 
 type ExitHook = Box<dyn FnMut(&TaskExit)>;
 
@@ -127,7 +129,7 @@ fn with_installed<R>(f: impl FnOnce(&mut Kernel) -> R) -> R {
 pub struct Kernel {
     id: u64,
     tasks: TaskTable,
-    ready: VecDeque<TaskId>,
+    ready: VecDeque<QueueEntry>,
     timers: Timers,
     reactor: Reactor,
     remote: Arc<Remote>,
@@ -155,7 +157,7 @@ impl fmt::Debug for Kernel {
 }
 
 enum Step {
-    Poll(TaskId, TaskFuture, Waker),
+    Poll(TaskId, TaskFuture),
     Done,
     Fail(RunError),
 }
@@ -214,8 +216,8 @@ impl Kernel {
         });
         let seq = NonZeroU64::new(self.next_seq).expect("task numbers start at 1");
         self.next_seq += 1;
-        let id = self.tasks.insert(seq, task, cell.clone(), &self.remote);
-        self.ready.push_back(id);
+        let id = self.tasks.insert(seq, task, cell.clone());
+        self.ready.push_back(id.into());
         JoinHandle::new(id, cell)
     }
 
@@ -280,13 +282,21 @@ impl Kernel {
 
     fn drive(mut self) -> Result<(), RunError> {
         self.running = true;
+        let remote = self.remote.clone();
         let _guard = Enter::install(self);
         loop {
             match with_installed(Kernel::next_step) {
-                Step::Poll(task, mut fut, waker) => {
-                    let mut cx = Context::from_waker(&waker);
-                    let res = panic::catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx)));
-                    if with_installed(|k| k.after_poll(task, fut, waker, res)) {
+                Step::Poll(task, mut fut) => {
+                    let poll_waker = PollWaker {
+                        remote: &remote,
+                        index: task.index(),
+                        seq: task.as_u64(),
+                    };
+                    let res = poll_waker.with(|waker| {
+                        let mut cx = Context::from_waker(waker);
+                        panic::catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx)))
+                    });
+                    if with_installed(|k| k.after_poll(task, fut, res)) {
                         bury();
                         with_installed(Kernel::deliver_exits);
                     }
@@ -317,20 +327,16 @@ impl Kernel {
                     return Step::Fail(RunError::new(RunRepr::Io(e)));
                 }
             }
-            while let Some(id) = self.ready.pop_front() {
-                let Some(slot) = self.tasks.get_mut(id) else {
+            while let Some(entry) = self.ready.pop_front() {
+                let Some((id, slot)) = self.tasks.queued(entry) else {
                     continue;
                 };
-                if slot.state != RunState::Queued {
-                    continue;
-                }
                 slot.state = RunState::Running;
                 slot.notified = false;
                 slot.waiting = None;
                 let fut = slot.fut.take().expect("a queued task has its future");
-                let waker = slot.waker.take().expect("a queued task has its waker");
                 self.current = Some(id);
-                return Step::Poll(id, fut, waker);
+                return Step::Poll(id, fut);
             }
             if self.tasks.live() == 0 {
                 return Step::Done;
@@ -363,18 +369,12 @@ impl Kernel {
         Ok(())
     }
 
-    /// Whether some parked task's waker is held outside the kernel (a channel, another thread),
-    /// so that it may still be woken.
+    /// Whether some task's waker is held anywhere (a channel, another thread), so that a task
+    /// may still be woken.
     fn waker_outstanding(&self) -> bool {
-        // Discussion: the slot holds the task's waker twice (the `Arc` and a `Waker` made from
-        // it), so a count above two means someone else keeps a clone and may still wake it.
-        // A clone kept by another stuck task's future counts too: the kernel then waits, as it
-        // cannot tell that clone will never be used.
-        self.tasks.iter().any(|(_, s)| {
-            s.waker_arc
-                .as_ref()
-                .is_some_and(|a| Arc::strong_count(a) > 2)
-        })
+        // Discussion: a waker kept by another stuck task's future counts too: the kernel then
+        // waits, as it cannot tell that the waker will never be used.
+        self.remote.owned_wakers.load(Ordering::Acquire) > 0
     }
 
     fn stuck(&self) -> Vec<StuckTask> {
@@ -391,7 +391,6 @@ impl Kernel {
         &mut self,
         task: TaskId,
         fut: TaskFuture,
-        waker: Waker,
         res: std::thread::Result<Poll<()>>,
     ) -> bool {
         self.current = None;
@@ -401,7 +400,6 @@ impl Kernel {
                     .tasks
                     .get_mut(task)
                     .expect("a running task stays in the table");
-                slot.waker = Some(waker);
                 if slot.kill_requested {
                     self.graveyard.push(fut);
                     self.finish(task, None);
@@ -410,7 +408,7 @@ impl Kernel {
                     if slot.notified {
                         slot.notified = false;
                         slot.state = RunState::Queued;
-                        self.ready.push_back(task);
+                        self.ready.push_back(task.into());
                     } else {
                         slot.state = RunState::Parked;
                         if slot.waiting.is_none() {
@@ -513,7 +511,7 @@ impl Kernel {
         match slot.state {
             RunState::Parked => {
                 slot.state = RunState::Queued;
-                self.ready.push_back(task);
+                self.ready.push_back(task.into());
             }
             RunState::Running => slot.notified = true,
             RunState::Queued => {}
@@ -599,20 +597,12 @@ impl Kernel {
 
     /// Registers `joiner` to be woken when `target` ends; `false` if `target` is not alive.
     pub fn add_joiner(&mut self, target: TaskId, joiner: TaskId) -> bool {
-        match self.tasks.get_mut(target) {
-            Some(slot) => {
-                slot.joiners.push(joiner);
-                true
-            }
-            None => false,
-        }
+        self.tasks.add_joiner(target, joiner)
     }
 
     /// Withdraws a registration made with [`add_joiner`](Kernel::add_joiner).
     pub fn remove_joiner(&mut self, target: TaskId, joiner: TaskId) {
-        if let Some(slot) = self.tasks.get_mut(target) {
-            slot.joiners.retain(|&j| j != joiner);
-        }
+        self.tasks.remove_joiner(target, joiner);
     }
 
     /// How `task` ended, if it has: for [`wait`](crate::wait), which keeps the task's outcome

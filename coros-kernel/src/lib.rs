@@ -89,6 +89,7 @@ mod poller;
 mod syscall;
 mod task;
 mod timer;
+mod waker;
 
 pub use error::{Elapsed, JoinError, KillError, OutsideKernel, ResourceBusy, RunError, StuckTask};
 pub use kernel::Kernel;

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use polling::{Event, Events, PollMode, Poller};
@@ -30,6 +30,8 @@ use crate::task::TaskId;
 /// The part of a kernel that other threads may touch: the poller (to interrupt a wait) and a
 /// queue of woken tasks.
 pub(crate) struct Remote {
+    /// How many owned task wakers exist (see `waker.rs`).
+    pub(crate) owned_wakers: AtomicUsize,
     poller: Poller,
     queue: Mutex<Vec<(u32, u64)>>,
     pending: AtomicBool,
@@ -39,6 +41,7 @@ pub(crate) struct Remote {
 impl Remote {
     pub(crate) fn new(kernel_id: u64) -> io::Result<Remote> {
         Ok(Remote {
+            owned_wakers: AtomicUsize::new(0),
             poller: Poller::new()?,
             queue: Mutex::new(Vec::new()),
             pending: AtomicBool::new(false),

@@ -20,20 +20,19 @@
 //! doubles as the slot's generation. A stale reference finds a different `seq` in the slot and is
 //! ignored: a waker of a finished task never polls the newer task that took its slot.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::num::NonZeroU64;
 use std::os::fd::RawFd;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use crate::Kernel;
 use crate::error::{JoinError, JoinRepr};
-use crate::poller::Remote;
 use crate::syscall::{Call, SystemCall};
 
 /// A task's id: a number unique within its kernel, counting from 1 as the seed's `Task.taskid`.
@@ -145,29 +144,31 @@ pub(crate) trait Outcome {
     fn ended(&self, id: TaskId) -> Option<Result<(), JoinError>>;
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Ended {
     Running,
     Completed,
     Killed,
-    Panicked(Option<String>),
+    Panicked,
 }
 
+/// Where a task's typed result waits for its [`JoinHandle`].
 pub(crate) struct JoinCell<T> {
     result: RefCell<Option<Result<T, JoinError>>>,
-    ended: RefCell<Ended>,
+    ended: Cell<Ended>,
 }
 
 impl<T> JoinCell<T> {
     pub(crate) fn new() -> JoinCell<T> {
         JoinCell {
             result: RefCell::new(None),
-            ended: RefCell::new(Ended::Running),
+            ended: Cell::new(Ended::Running),
         }
     }
 
     pub(crate) fn complete(&self, value: T) {
         *self.result.borrow_mut() = Some(Ok(value));
-        *self.ended.borrow_mut() = Ended::Completed;
+        self.ended.set(Ended::Completed);
     }
 
     fn take(&self) -> Option<Result<T, JoinError>> {
@@ -175,32 +176,37 @@ impl<T> JoinCell<T> {
     }
 
     fn is_ended(&self) -> bool {
-        !matches!(*self.ended.borrow(), Ended::Running)
+        self.ended.get() != Ended::Running
     }
 }
 
 impl<T> Outcome for JoinCell<T> {
     fn fail(&self, err: JoinError) {
-        *self.ended.borrow_mut() = if err.is_panic() {
-            Ended::Panicked(err.panic_message().map(str::to_owned))
+        self.ended.set(if err.is_panic() {
+            Ended::Panicked
         } else {
             Ended::Killed
-        };
+        });
         *self.result.borrow_mut() = Some(Err(err));
     }
 
     fn ended(&self, id: TaskId) -> Option<Result<(), JoinError>> {
-        match &*self.ended.borrow() {
+        match self.ended.get() {
             Ended::Running => None,
             Ended::Completed => Some(Ok(())),
             Ended::Killed => Some(Err(JoinError::new(id, JoinRepr::Killed))),
-            Ended::Panicked(m) => Some(Err(JoinError::panicked(
-                id,
-                Box::new(
-                    m.clone()
-                        .unwrap_or_else(|| "(non-string panic payload)".to_owned()),
-                ),
-            ))),
+            Ended::Panicked => {
+                // The message, if the handle has not taken the error away yet.
+                let message = match &*self.result.borrow() {
+                    Some(Err(e)) => e.panic_message().map(str::to_owned),
+                    _ => None,
+                };
+                let payload: Box<dyn std::any::Any + Send> = match message {
+                    Some(m) => Box::new(m),
+                    None => Box::new(()),
+                };
+                Some(Err(JoinError::panicked(id, payload)))
+            }
         }
     }
 }
@@ -208,14 +214,12 @@ impl<T> Outcome for JoinCell<T> {
 pub(crate) struct Slot {
     pub(crate) seq: u64,
     pub(crate) fut: Option<TaskFuture>,
-    pub(crate) waker: Option<Waker>,
-    pub(crate) waker_arc: Option<Arc<TaskWaker>>,
     pub(crate) outcome: Option<Rc<dyn Outcome>>,
     pub(crate) state: RunState,
     pub(crate) notified: bool,
     pub(crate) kill_requested: bool,
+    has_joiners: bool,
     pub(crate) waiting: Option<WaitingOn>,
-    pub(crate) joiners: Vec<TaskId>,
 }
 
 impl Slot {
@@ -223,23 +227,42 @@ impl Slot {
         Slot {
             seq: 0,
             fut: None,
-            waker: None,
-            waker_arc: None,
             outcome: None,
             state: RunState::Parked,
             notified: false,
             kill_requested: false,
+            has_joiners: false,
             waiting: None,
-            joiners: Vec::new(),
         }
     }
 }
 
 /// Slots indexed by `TaskId::index`, with a free list.
+///
+/// Discussion: the slot is kept small (it is most of what a parked task costs): who waits for a
+/// task lives in a side table, since most tasks are never joined while they run.
 pub(crate) struct TaskTable {
     slots: Vec<Slot>,
     free: Vec<u32>,
+    joiners: HashMap<u32, Vec<TaskId>>,
     live: usize,
+}
+
+/// A ready-queue entry: a slot and the low half of its task's seq (enough to tell a stale entry
+/// from a live one; half the size of a `TaskId`).
+#[derive(Clone, Copy)]
+pub(crate) struct QueueEntry {
+    index: u32,
+    seq: u32,
+}
+
+impl From<TaskId> for QueueEntry {
+    fn from(id: TaskId) -> QueueEntry {
+        QueueEntry {
+            index: id.index(),
+            seq: id.as_u64() as u32,
+        }
+    }
 }
 
 impl TaskTable {
@@ -247,6 +270,7 @@ impl TaskTable {
         TaskTable {
             slots: Vec::new(),
             free: Vec::new(),
+            joiners: HashMap::new(),
             live: 0,
         }
     }
@@ -260,7 +284,6 @@ impl TaskTable {
         seq: NonZeroU64,
         fut: TaskFuture,
         outcome: Rc<dyn Outcome>,
-        remote: &Arc<Remote>,
     ) -> TaskId {
         let index = match self.free.pop() {
             Some(i) => i,
@@ -270,20 +293,14 @@ impl TaskTable {
             }
         };
         let id = TaskId::new(seq, index);
-        let arc = Arc::new(TaskWaker {
-            remote: remote.clone(),
-            index,
-            seq: seq.get(),
-        });
         let slot = &mut self.slots[index as usize];
         slot.seq = seq.get();
         slot.fut = Some(fut);
-        slot.waker = Some(Waker::from(arc.clone()));
-        slot.waker_arc = Some(arc);
         slot.outcome = Some(outcome);
         slot.state = RunState::Queued;
         slot.notified = false;
         slot.kill_requested = false;
+        slot.has_joiners = false;
         slot.waiting = None;
         self.live += 1;
         id
@@ -310,17 +327,52 @@ impl TaskTable {
         Some(TaskId::new(NonZeroU64::new(seq)?, index))
     }
 
+    /// The queued task an entry of the ready queue names, if it still is one.
+    pub(crate) fn queued(&mut self, e: QueueEntry) -> Option<(TaskId, &mut Slot)> {
+        let slot = self.slots.get_mut(e.index as usize)?;
+        if slot.seq as u32 != e.seq || slot.state != RunState::Queued {
+            return None;
+        }
+        let id = TaskId::new(NonZeroU64::new(slot.seq)?, e.index);
+        Some((id, slot))
+    }
+
+    /// Registers `joiner` to be woken when `target` ends; `false` if `target` is not alive.
+    pub(crate) fn add_joiner(&mut self, target: TaskId, joiner: TaskId) -> bool {
+        let Some(slot) = self.get_mut(target) else {
+            return false;
+        };
+        slot.has_joiners = true;
+        self.joiners.entry(target.index()).or_default().push(joiner);
+        true
+    }
+
+    pub(crate) fn remove_joiner(&mut self, target: TaskId, joiner: TaskId) {
+        if self.get(target).is_some_and(|s| s.has_joiners)
+            && let Some(list) = self.joiners.get_mut(&target.index())
+        {
+            list.retain(|&j| j != joiner);
+        }
+    }
+
     /// Frees the slot, handing back what the kernel must still act on.
     pub(crate) fn remove(&mut self, id: TaskId) -> Option<Removed> {
         let slot = self.get_mut(id)?;
         slot.seq = 0;
-        let removed = Removed {
-            fut: slot.fut.take(),
-            outcome: slot.outcome.take(),
-            joiners: std::mem::take(&mut slot.joiners),
+        let has_joiners = std::mem::take(&mut slot.has_joiners);
+        let fut = slot.fut.take();
+        let outcome = slot.outcome.take();
+        let joiners = if has_joiners {
+            self.joiners.remove(&id.index()).unwrap_or_default()
+        } else {
+            Vec::new()
         };
-        slot.waker = None;
-        slot.waker_arc = None;
+        let slot = &mut self.slots[id.index() as usize];
+        let removed = Removed {
+            fut,
+            outcome,
+            joiners,
+        };
         slot.waiting = None;
         self.free.push(id.index());
         self.live -= 1;
@@ -339,24 +391,6 @@ pub(crate) struct Removed {
     pub(crate) fut: Option<TaskFuture>,
     pub(crate) outcome: Option<Rc<dyn Outcome>>,
     pub(crate) joiners: Vec<TaskId>,
-}
-
-/// The waker of one task: it names the task by slot and seq, and reaches its kernel through the
-/// kernel's shared [`Remote`], so it may be woken from any thread.
-pub(crate) struct TaskWaker {
-    remote: Arc<Remote>,
-    index: u32,
-    seq: u64,
-}
-
-impl Wake for TaskWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.remote.wake(self.index, self.seq);
-    }
 }
 
 /// A handle to await a spawned task's result; dropping it detaches the task, which runs on.
