@@ -417,3 +417,27 @@ fn a_coroutine_resumes_another_from_inside_its_body() {
 fn outer_next<F: Future<Output = ()>>(co: &mut Coroutine<u32, (), Infallible, F>) -> Option<u32> {
     co.next()
 }
+
+#[test]
+fn a_body_cannot_resume_its_own_coroutine() {
+    // `send` takes `&mut self`, so a body can only reach its own coroutine through shared
+    // ownership with a run-time borrow check, which refuses while the step runs.
+    type Shared = Rc<RefCell<Option<Box<dyn FnMut() -> bool>>>>;
+    let slot: Shared = Rc::new(RefCell::new(None));
+    let inside = slot.clone();
+    let co = Rc::new(RefCell::new(Coroutine::new(
+        move |co: Co<bool>| async move {
+            let try_resume = inside.borrow_mut().take().expect("set before start");
+            let mut try_resume = try_resume;
+            let _ = co.yield_(try_resume()).await;
+        },
+    )));
+    let weak = Rc::downgrade(&co);
+    *slot.borrow_mut() = Some(Box::new(move || {
+        let co = weak.upgrade().expect("alive");
+        // The running step holds the only mutable borrow.
+        co.try_borrow_mut().is_ok()
+    }));
+    let step = co.borrow_mut().start().unwrap();
+    assert_eq!(step, Yielded(false), "the re-entrant borrow was refused");
+}
