@@ -8,7 +8,13 @@
 //! an operation reports `WouldBlock`; the waiter is set by a readiness call and cleared by the
 //! event that wakes it (or by the call's cancellation).
 //!
-//! Discussion: registrations are edge-triggered and persistent, as in tokio: a socket is added
+//! Discussion: the poller is `epoll` through `rustix` (safe, no FFI of our own). The `polling`
+//! crate was the first choice, but on Linux each of its waits costs five system calls (it re-arms
+//! a timerfd and its notifier around every `epoll_wait`); measured on the echo server, that was
+//! most of the CPU spent per round trip beyond the socket calls themselves. Here a wait is one
+//! `epoll_wait`, and the notifier (an eventfd, level-triggered) is read only when it fired.
+//!
+//! Registrations are edge-triggered and persistent, as in tokio: a socket is added
 //! once, the first time an operation would block, and an operation is tried *before* waiting
 //! (curio's trick), so a busy connection costs no `epoll_ctl` at all. Readiness calls on a plain
 //! descriptor (one the kernel does not own) register it for the wait only and remove it after,
@@ -21,11 +27,86 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use polling::{Event, Events, PollMode, Poller};
+use rustix::buffer::spare_capacity;
+use rustix::event::epoll::{self, EventData, EventFlags};
+use rustix::event::{EventfdFlags, Timespec, eventfd};
+use rustix::fd::OwnedFd;
+use rustix::io::Errno;
 
 use crate::error::ResourceBusy;
 use crate::kernel::with_kernel_id;
 use crate::task::TaskId;
+
+/// The key of the notifier's events; registrations use keys below it.
+const NOTIFY_KEY: u64 = u64::MAX;
+
+/// `epoll` and an eventfd to interrupt its wait from another thread.
+pub(crate) struct Poller {
+    epoll: OwnedFd,
+    notifier: OwnedFd,
+    notified: AtomicBool,
+}
+
+impl Poller {
+    fn new() -> io::Result<Poller> {
+        let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
+        let notifier = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?;
+        epoll::add(
+            &epoll,
+            &notifier,
+            EventData::new_u64(NOTIFY_KEY),
+            EventFlags::IN,
+        )?;
+        Ok(Poller {
+            epoll,
+            notifier,
+            notified: AtomicBool::new(false),
+        })
+    }
+
+    /// Adds `fd` edge-triggered for reading and writing, with `key` in its events.
+    fn add(&self, fd: BorrowedFd<'_>, key: u64) -> io::Result<()> {
+        let flags = EventFlags::IN | EventFlags::OUT | EventFlags::RDHUP | EventFlags::ET;
+        Ok(epoll::add(&self.epoll, fd, EventData::new_u64(key), flags)?)
+    }
+
+    /// Removes `fd`.
+    pub(crate) fn delete(&self, fd: BorrowedFd<'_>) -> io::Result<()> {
+        Ok(epoll::delete(&self.epoll, fd)?)
+    }
+
+    /// Interrupts the current or next `wait`.
+    fn notify(&self) {
+        if !self.notified.swap(true, Ordering::AcqRel) {
+            let _ = rustix::io::write(&self.notifier, &1u64.to_ne_bytes());
+        }
+    }
+
+    /// Waits up to `timeout` for events (with `None`, until one comes).
+    fn wait(&self, events: &mut Vec<epoll::Event>, timeout: Option<Duration>) -> io::Result<()> {
+        events.clear();
+        let timeout = timeout.map(|t| Timespec {
+            tv_sec: t.as_secs().try_into().unwrap_or(i64::MAX),
+            tv_nsec: t.subsec_nanos().into(),
+        });
+        loop {
+            match epoll::wait(&self.epoll, spare_capacity(&mut *events), timeout.as_ref()) {
+                Ok(_) => break,
+                Err(Errno::INTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if events.iter().any(|e| ({ e.data }).u64() == NOTIFY_KEY) {
+            // Clear the counter first, then the flag: a notification between the two finds the
+            // flag still set and skips its write, but its wake is already queued and the loop
+            // drains the queue after this wait.
+            let mut buf = [0u8; 8];
+            let _ = rustix::io::read(&self.notifier, &mut buf);
+            self.notified.store(false, Ordering::Release);
+        }
+        Ok(())
+    }
+}
 
 /// The part of a kernel that other threads may touch: the poller (to interrupt a wait) and a
 /// queue of woken tasks.
@@ -63,7 +144,7 @@ impl Remote {
             .unwrap_or_else(|e| e.into_inner())
             .push((index, seq));
         self.pending.store(true, Ordering::SeqCst);
-        let _ = self.poller.notify();
+        self.poller.notify();
     }
 
     /// Takes the queued wakes, if any.
@@ -86,11 +167,11 @@ pub(crate) struct IoKey {
 }
 
 impl IoKey {
-    fn to_usize(self) -> usize {
-        ((self.generation as usize) << 32) | self.index as usize
+    fn to_u64(self) -> u64 {
+        (u64::from(self.generation) << 32) | u64::from(self.index)
     }
 
-    fn from_usize(key: usize) -> IoKey {
+    fn from_u64(key: u64) -> IoKey {
         IoKey {
             index: key as u32,
             generation: (key >> 32) as u32,
@@ -116,7 +197,7 @@ struct IoEntry {
 
 /// The registered descriptors and the events buffer.
 pub(crate) struct Reactor {
-    events: Events,
+    events: Vec<epoll::Event>,
     entries: Vec<IoEntry>,
     free: Vec<u32>,
     by_fd: HashMap<RawFd, u32>,
@@ -126,7 +207,7 @@ pub(crate) struct Reactor {
 impl Reactor {
     pub(crate) fn new() -> Reactor {
         Reactor {
-            events: Events::new(),
+            events: Vec::with_capacity(1024),
             entries: Vec::new(),
             free: Vec::new(),
             by_fd: HashMap::new(),
@@ -188,15 +269,11 @@ impl Reactor {
             index,
             generation: entry.generation,
         };
-        // SAFETY: `add_with_mode` requires the descriptor to be deleted from the poller before it
-        // is closed. Every registration is deleted by `deregister` before its descriptor can
-        // close: the kernel's own sockets deregister in their `Drop` before closing (falling back
-        // to `Poller::delete` through the `Remote` they hold when the kernel is out of reach),
-        // and a temporary registration holds a `BorrowedFd` whose lifetime outlives it, and is
-        // deregistered when its call completes or is dropped.
-        let added = unsafe {
-            poller.add_with_mode(fd.as_raw_fd(), Event::all(key.to_usize()), PollMode::Edge)
-        };
+        // Discussion: epoll forgets a descriptor when it is closed, but a reused descriptor
+        // number must not inherit a registration, so every registration is still removed
+        // before its descriptor closes: the kernel's sockets deregister in their `Drop`, and a
+        // temporary registration is removed when its call completes or is dropped.
+        let added = poller.add(fd, key.to_u64());
         if let Err(e) = added {
             self.free.push(index);
             return Err(e);
@@ -235,6 +312,11 @@ impl Reactor {
     pub(crate) fn is_idle_temporary(&self, key: IoKey) -> bool {
         self.entry(key)
             .is_some_and(|e| e.temporary && e.waiter.iter().all(Option::is_none))
+    }
+
+    /// Whether `key` is known ready in `dir` (an event came since the last `clear_ready`).
+    pub(crate) fn is_ready(&self, key: IoKey, dir: Dir) -> bool {
+        self.entry(key).is_some_and(|e| e.ready[dir as usize])
     }
 
     /// Forgets that `key` was ready in `dir` (the owner saw `WouldBlock`).
@@ -312,10 +394,14 @@ impl Reactor {
         timeout: Option<Duration>,
         wake: &mut Vec<TaskId>,
     ) -> io::Result<()> {
-        self.events.clear();
         poller.wait(&mut self.events, timeout)?;
         for ev in self.events.iter() {
-            let key = IoKey::from_usize(ev.key);
+            let (data, flags) = (ev.data, ev.flags);
+            let key = data.u64();
+            if key == NOTIFY_KEY {
+                continue;
+            }
+            let key = IoKey::from_u64(key);
             let Some(e) = self
                 .entries
                 .get_mut(key.index as usize)
@@ -323,7 +409,15 @@ impl Reactor {
             else {
                 continue;
             };
-            for (d, on) in [(0, ev.readable), (1, ev.writable)] {
+            let readable = flags.intersects(
+                EventFlags::IN
+                    | EventFlags::PRI
+                    | EventFlags::HUP
+                    | EventFlags::RDHUP
+                    | EventFlags::ERR,
+            );
+            let writable = flags.intersects(EventFlags::OUT | EventFlags::HUP | EventFlags::ERR);
+            for (d, on) in [(0, readable), (1, writable)] {
                 if on {
                     e.ready[d] = true;
                     if let Some(t) = e.waiter[d].take() {
