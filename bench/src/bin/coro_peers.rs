@@ -349,6 +349,15 @@ fn main() {
         plan.samples,
         plan.batch.as_millis()
     );
+    // Timings on a busy machine spread out; say how busy it was.
+    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+        let load: Vec<&str> = load.split_whitespace().take(3).collect();
+        println!(
+            "load average {} on {} CPUs",
+            load.join(" "),
+            std::thread::available_parallelism().map_or(0, |n| n.get())
+        );
+    }
     table(
         "send round trip (u64 in, u64 back), ns per round trip",
         "coros",
