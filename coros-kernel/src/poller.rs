@@ -192,6 +192,10 @@ struct IoEntry {
     live: bool,
     temporary: bool,
     ready: [bool; 2],
+    /// Sticky readiness: the peer closed (EOF, hang-up or error). Never cleared, because no
+    /// further edge will announce it: a read that returned data before the EOF must not make
+    /// the next read wait.
+    closed: [bool; 2],
     waiter: [Option<TaskId>; 2],
 }
 
@@ -258,6 +262,7 @@ impl Reactor {
                     live: false,
                     temporary: false,
                     ready: [false; 2],
+                    closed: [false; 2],
                     waiter: [None; 2],
                 });
                 u32::try_from(self.entries.len() - 1)
@@ -282,6 +287,7 @@ impl Reactor {
         entry.live = true;
         entry.temporary = temporary;
         entry.ready = [false; 2];
+        entry.closed = [false; 2];
         entry.waiter = [None; 2];
         self.by_fd.insert(fd.as_raw_fd(), index);
         Ok(key)
@@ -316,7 +322,8 @@ impl Reactor {
 
     /// Whether `key` is known ready in `dir` (an event came since the last `clear_ready`).
     pub(crate) fn is_ready(&self, key: IoKey, dir: Dir) -> bool {
-        self.entry(key).is_some_and(|e| e.ready[dir as usize])
+        self.entry(key)
+            .is_some_and(|e| e.ready[dir as usize] || e.closed[dir as usize])
     }
 
     /// Forgets that `key` was ready in `dir` (the owner saw `WouldBlock`).
@@ -341,7 +348,7 @@ impl Reactor {
             ));
         };
         let d = dir as usize;
-        if e.ready[d] {
+        if e.ready[d] || e.closed[d] {
             if e.waiter[d] == Some(task) {
                 e.waiter[d] = None;
                 self.waiting -= 1;
@@ -417,6 +424,12 @@ impl Reactor {
                     | EventFlags::ERR,
             );
             let writable = flags.intersects(EventFlags::OUT | EventFlags::HUP | EventFlags::ERR);
+            if flags.intersects(EventFlags::RDHUP | EventFlags::HUP | EventFlags::ERR) {
+                e.closed[0] = true;
+            }
+            if flags.intersects(EventFlags::HUP | EventFlags::ERR) {
+                e.closed[1] = true;
+            }
             for (d, on) in [(0, readable), (1, writable)] {
                 if on {
                     e.ready[d] = true;

@@ -300,3 +300,36 @@ fn socket_calls_outside_a_kernel_are_io_errors() {
             .contains("outside a running coros kernel task")
     );
 }
+
+#[test]
+#[cfg_attr(miri, ignore)]
+fn eof_arriving_with_the_last_data_is_seen_after_a_short_read() {
+    let r: BoxResult<Vec<usize>> = Kernel::new()
+        .unwrap()
+        .block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0")?;
+            let client = TcpStream::connect(listener.local_addr()?)?;
+            let (conn, _) = listener.accept().await?;
+            // The reader waits first, so its socket is registered with the poller.
+            let reader = spawn(async move {
+                let mut buf = [0u8; 64];
+                let mut sizes = Vec::new();
+                for _ in 0..3 {
+                    let n = timeout(Duration::from_secs(10), conn.recv(&mut buf)).await??;
+                    sizes.push(n);
+                    yield_now().await?;
+                }
+                BoxResult::Ok(sizes)
+            })
+            .await?;
+            sleep(Duration::from_millis(5)).await?;
+            client.send_all(b"a").await?;
+            sleep(Duration::from_millis(5)).await?;
+            // The last data and the EOF come in one edge.
+            client.send_all(b"bc").await?;
+            client.shutdown(Shutdown::Write)?;
+            reader.await.map_err(|e| e.to_string())?
+        })
+        .unwrap();
+    assert_eq!(r.unwrap(), [1, 2, 0]);
+}
