@@ -31,8 +31,8 @@ use std::time::{Duration, Instant};
 use crate::error::{JoinError, JoinRepr, KillError, OutsideKernel, RunError, RunRepr, StuckTask};
 use crate::poller::{Reactor, Remote};
 use crate::task::{
-    Exit, JoinCell, JoinHandle, QueueEntry, RunState, TaskExit, TaskFuture, TaskId, TaskTable,
-    WaitingOn,
+    Exit, JoinHandle, JoinSlot, QueueEntry, RunState, TaskCell, TaskExit, TaskId, TaskObj,
+    TaskTable, WaitingOn,
 };
 use crate::timer::{TimerId, Timers};
 use crate::waker::PollWaker;
@@ -134,7 +134,7 @@ pub struct Kernel {
     reactor: Reactor,
     remote: Arc<Remote>,
     current: Option<TaskId>,
-    graveyard: Vec<TaskFuture>,
+    graveyard: Vec<(Rc<dyn TaskObj>, JoinError)>,
     exit_hook: Option<ExitHook>,
     exits: Vec<TaskExit>,
     next_seq: u64,
@@ -157,7 +157,7 @@ impl fmt::Debug for Kernel {
 }
 
 enum Step {
-    Poll(TaskId, TaskFuture),
+    Poll(TaskId, Rc<dyn TaskObj>),
     Done,
     Fail(RunError),
 }
@@ -208,17 +208,14 @@ impl Kernel {
     where
         F: Future + 'static,
     {
-        let cell = Rc::new(JoinCell::new());
-        let out = cell.clone();
-        let task: TaskFuture = Box::pin(async move {
-            let value = fut.await;
-            out.complete(value);
-        });
+        let cell = Rc::new(TaskCell::new(fut));
+        let task: Rc<dyn TaskObj> = cell.clone();
+        let join: Rc<dyn JoinSlot<F::Output>> = cell;
         let seq = NonZeroU64::new(self.next_seq).expect("task numbers start at 1");
         self.next_seq += 1;
-        let id = self.tasks.insert(seq, task, cell.clone());
+        let id = self.tasks.insert(seq, task);
         self.ready.push_back(id.into());
-        JoinHandle::new(id, cell)
+        JoinHandle::new(id, join)
     }
 
     /// Sets the hook called each time a task ends, with its id and how it ended.
@@ -286,7 +283,7 @@ impl Kernel {
         let _guard = Enter::install(self);
         loop {
             match with_installed(Kernel::next_step) {
-                Step::Poll(task, mut fut) => {
+                Step::Poll(task, obj) => {
                     let poll_waker = PollWaker {
                         remote: &remote,
                         index: task.index(),
@@ -294,9 +291,9 @@ impl Kernel {
                     };
                     let res = poll_waker.with(|waker| {
                         let mut cx = Context::from_waker(waker);
-                        panic::catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx)))
+                        panic::catch_unwind(AssertUnwindSafe(|| obj.poll_task(&mut cx)))
                     });
-                    if with_installed(|k| k.after_poll(task, fut, res)) {
+                    if with_installed(|k| k.after_poll(task, obj, res)) {
                         bury();
                         with_installed(Kernel::deliver_exits);
                     }
@@ -334,9 +331,9 @@ impl Kernel {
                 slot.state = RunState::Running;
                 slot.notified = false;
                 slot.waiting = None;
-                let fut = slot.fut.take().expect("a queued task has its future");
+                let obj = slot.task.take().expect("a queued task is in its slot");
                 self.current = Some(id);
-                return Step::Poll(id, fut);
+                return Step::Poll(id, obj);
             }
             if self.tasks.live() == 0 {
                 return Step::Done;
@@ -390,7 +387,7 @@ impl Kernel {
     fn after_poll(
         &mut self,
         task: TaskId,
-        fut: TaskFuture,
+        obj: Rc<dyn TaskObj>,
         res: std::thread::Result<Poll<()>>,
     ) -> bool {
         self.current = None;
@@ -401,10 +398,10 @@ impl Kernel {
                     .get_mut(task)
                     .expect("a running task stays in the table");
                 if slot.kill_requested {
-                    self.graveyard.push(fut);
+                    slot.task = Some(obj);
                     self.finish(task, None);
                 } else {
-                    slot.fut = Some(fut);
+                    slot.task = Some(obj);
                     if slot.notified {
                         slot.notified = false;
                         slot.state = RunState::Queued;
@@ -418,11 +415,13 @@ impl Kernel {
                 }
             }
             Ok(Poll::Ready(())) => {
-                drop(fut);
+                drop(obj);
                 self.finish_completed(task);
             }
             Err(payload) => {
-                self.graveyard.push(fut);
+                if let Some(slot) = self.tasks.get_mut(task) {
+                    slot.task = Some(obj);
+                }
                 self.finish(task, Some(payload));
             }
         }
@@ -447,9 +446,7 @@ impl Kernel {
         let Some(removed) = self.tasks.remove(task) else {
             return;
         };
-        if let Some(f) = removed.fut {
-            self.graveyard.push(f);
-        }
+        let panicked = payload.is_some();
         let (err, exit) = match payload {
             None => (JoinError::new(task, JoinRepr::Killed), Exit::Killed),
             Some(p) => {
@@ -458,8 +455,9 @@ impl Kernel {
                 (e, Exit::Panicked(msg))
             }
         };
-        if let Some(o) = removed.outcome {
-            o.fail(err);
+        if let Some(obj) = removed.task {
+            obj.mark_failed(panicked);
+            self.graveyard.push((obj, err));
         }
         for j in removed.joiners {
             self.wake(j);
@@ -541,7 +539,10 @@ impl Kernel {
         // which the loop empties right after the current poll, with the kernel released.
         self.finish(task, None);
         if !self.running {
-            self.graveyard.clear();
+            for (obj, err) in std::mem::take(&mut self.graveyard) {
+                obj.drop_future();
+                obj.fail(err);
+            }
             self.deliver_exits();
         }
         Ok(())
@@ -607,8 +608,8 @@ impl Kernel {
 
     /// How `task` ended, if it has: for [`wait`](crate::wait), which keeps the task's outcome
     /// cell from when it started waiting.
-    pub(crate) fn outcome_of(&self, task: TaskId) -> Option<Rc<dyn crate::task::Outcome>> {
-        self.tasks.get(task).and_then(|s| s.outcome.clone())
+    pub(crate) fn outcome_of(&self, task: TaskId) -> Option<Rc<dyn TaskObj>> {
+        self.tasks.get(task).and_then(|s| s.task.clone())
     }
 
     pub(crate) fn reactor(&mut self) -> (&mut Reactor, &Arc<Remote>) {
@@ -628,9 +629,10 @@ fn bury() {
         if dead.is_empty() {
             return;
         }
-        for f in dead {
+        for (obj, err) in dead {
             // A destructor that panics must not take the kernel down with it.
-            let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(f)));
+            let _ = panic::catch_unwind(AssertUnwindSafe(|| obj.drop_future()));
+            obj.fail(err);
         }
     }
 }

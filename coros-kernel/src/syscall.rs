@@ -14,7 +14,7 @@ use crate::Kernel;
 use crate::error::{Elapsed, JoinError, JoinRepr, KillError, OutsideKernel};
 use crate::kernel::{with_current, with_kernel_id};
 use crate::poller::{Dir, IoKey};
-use crate::task::{JoinHandle, Outcome, TaskId, WaitingOn};
+use crate::task::{JoinHandle, TaskId, TaskObj, WaitingOn};
 use crate::timer::TimerId;
 
 /// A request from a task to the kernel, with a result type checked at compile time.
@@ -300,7 +300,7 @@ pub fn kill(target: TaskId) -> Call<Kill> {
 /// pyos's `WaitTask`, by id.
 pub struct Wait {
     target: TaskId,
-    outcome: Option<Rc<dyn Outcome>>,
+    outcome: Option<Rc<dyn TaskObj>>,
 }
 
 impl fmt::Debug for Wait {
