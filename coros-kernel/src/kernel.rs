@@ -32,7 +32,7 @@ use crate::error::{JoinError, JoinRepr, KillError, OutsideKernel, RunError, RunR
 use crate::poller::{Reactor, Remote};
 use crate::task::{
     Exit, JoinHandle, JoinSlot, QueueEntry, RunState, TaskCell, TaskExit, TaskId, TaskObj,
-    TaskTable, WaitingOn,
+    TaskTable, WaitRepr, WaitingOn,
 };
 use crate::timer::{TimerId, Timers};
 use crate::waker::PollWaker;
@@ -137,6 +137,10 @@ pub struct Kernel {
     graveyard: Vec<(Rc<dyn TaskObj>, JoinError)>,
     exit_hook: Option<ExitHook>,
     exits: Vec<TaskExit>,
+    /// The origin of the compact sleep deadlines in the task table.
+    epoch: Instant,
+    /// Descriptions given as `WaitingOn::Other`, interned.
+    wait_texts: Vec<&'static str>,
     next_seq: u64,
     main: Option<TaskId>,
     main_done: bool,
@@ -181,6 +185,8 @@ impl Kernel {
             graveyard: Vec::new(),
             exit_hook: None,
             exits: Vec::new(),
+            epoch: Instant::now(),
+            wait_texts: Vec::new(),
             next_seq: 1,
             main: None,
             main_done: false,
@@ -208,11 +214,11 @@ impl Kernel {
     where
         F: Future + 'static,
     {
-        let cell = Rc::new(TaskCell::new(fut));
-        let task: Rc<dyn TaskObj> = cell.clone();
-        let join: Rc<dyn JoinSlot<F::Output>> = cell;
         let seq = NonZeroU64::new(self.next_seq).expect("task numbers start at 1");
         self.next_seq += 1;
+        let cell = Rc::new(TaskCell::new(seq.get(), fut));
+        let task: Rc<dyn TaskObj> = cell.clone();
+        let join: Rc<dyn JoinSlot<F::Output>> = cell;
         let id = self.tasks.insert(seq, task);
         self.ready.push_back(id.into());
         JoinHandle::new(id, join)
@@ -330,8 +336,8 @@ impl Kernel {
                 };
                 slot.state = RunState::Running;
                 slot.notified = false;
-                slot.waiting = None;
-                let obj = slot.task.take().expect("a queued task is in its slot");
+                slot.waiting = WaitRepr::Unknown;
+                let obj = slot.task.clone().expect("a queued task is in its slot");
                 self.current = Some(id);
                 return Step::Poll(id, obj);
             }
@@ -379,7 +385,7 @@ impl Kernel {
             .iter()
             .map(|(id, s)| StuckTask {
                 id,
-                waiting_on: s.waiting.unwrap_or(WaitingOn::Waker),
+                waiting_on: self.unpack_wait(s.waiting),
             })
             .collect()
     }
@@ -397,19 +403,18 @@ impl Kernel {
                     .tasks
                     .get_mut(task)
                     .expect("a running task stays in the table");
+                drop(obj);
                 if slot.kill_requested {
-                    slot.task = Some(obj);
                     self.finish(task, None);
                 } else {
-                    slot.task = Some(obj);
                     if slot.notified {
                         slot.notified = false;
                         slot.state = RunState::Queued;
                         self.ready.push_back(task.into());
                     } else {
                         slot.state = RunState::Parked;
-                        if slot.waiting.is_none() {
-                            slot.waiting = Some(WaitingOn::Waker);
+                        if slot.waiting == WaitRepr::Unknown {
+                            slot.waiting = WaitRepr::Waker;
                         }
                     }
                 }
@@ -419,9 +424,7 @@ impl Kernel {
                 self.finish_completed(task);
             }
             Err(payload) => {
-                if let Some(slot) = self.tasks.get_mut(task) {
-                    slot.task = Some(obj);
-                }
+                drop(obj);
                 self.finish(task, Some(payload));
             }
         }
@@ -565,7 +568,8 @@ impl Kernel {
 
     /// What a parked task waits for, as set by the system call that parked it.
     pub fn waiting_on(&self, task: TaskId) -> Option<WaitingOn> {
-        self.tasks.get(task).and_then(|s| s.waiting)
+        let slot = self.tasks.get(task)?;
+        (slot.state == RunState::Parked).then(|| self.unpack_wait(slot.waiting))
     }
 
     /// The task being polled, if any.
@@ -576,8 +580,53 @@ impl Kernel {
     /// Records what `task` waits for; a system call that parks its task calls this so a
     /// deadlock report can say why the task is stuck.
     pub fn set_waiting_on(&mut self, task: TaskId, what: WaitingOn) {
+        let packed = self.pack_wait(what);
         if let Some(slot) = self.tasks.get_mut(task) {
-            slot.waiting = Some(what);
+            slot.waiting = packed;
+        }
+    }
+
+    fn pack_wait(&mut self, what: WaitingOn) -> WaitRepr {
+        match what {
+            WaitingOn::Sleep { until } => WaitRepr::Sleep(
+                u64::try_from(until.saturating_duration_since(self.epoch).as_nanos())
+                    .unwrap_or(u64::MAX),
+            ),
+            WaitingOn::Join(id) => WaitRepr::Join {
+                index: id.index(),
+                seq: id.as_u64(),
+            },
+            WaitingOn::Readable(fd) => WaitRepr::Readable(fd),
+            WaitingOn::Writable(fd) => WaitRepr::Writable(fd),
+            WaitingOn::Waker => WaitRepr::Waker,
+            WaitingOn::Other(text) => {
+                let i = match self.wait_texts.iter().position(|t| std::ptr::eq(*t, text)) {
+                    Some(i) => i,
+                    None => {
+                        self.wait_texts.push(text);
+                        self.wait_texts.len() - 1
+                    }
+                };
+                WaitRepr::Other(i as u32)
+            }
+        }
+    }
+
+    fn unpack_wait(&self, w: WaitRepr) -> WaitingOn {
+        match w {
+            WaitRepr::Unknown | WaitRepr::Waker => WaitingOn::Waker,
+            WaitRepr::Sleep(nanos) => WaitingOn::Sleep {
+                until: self.epoch + Duration::from_nanos(nanos),
+            },
+            WaitRepr::Join { index, seq } => match NonZeroU64::new(seq) {
+                Some(seq) => WaitingOn::Join(TaskId::new(seq, index)),
+                None => WaitingOn::Waker,
+            },
+            WaitRepr::Readable(fd) => WaitingOn::Readable(fd),
+            WaitRepr::Writable(fd) => WaitingOn::Writable(fd),
+            WaitRepr::Other(i) => {
+                WaitingOn::Other(self.wait_texts.get(i as usize).copied().unwrap_or("?"))
+            }
         }
     }
 

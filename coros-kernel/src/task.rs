@@ -137,6 +137,8 @@ pub(crate) enum RunState {
 
 /// What the kernel does with a task without knowing its future's type.
 pub(crate) trait TaskObj {
+    /// The task's number (the full `seq`; the slot keeps only its low half).
+    fn seq(&self) -> u64;
     /// Polls the future; when it completes, stores its value and drops it.
     fn poll_task(&self, cx: &mut Context<'_>) -> Poll<()>;
     /// Marks the task as ended without a value (killed or panicked), before its future is
@@ -184,19 +186,25 @@ enum Stage<F: Future> {
 /// below, whose invariant is local to this type.
 pub(crate) struct TaskCell<F: Future> {
     stage: RefCell<Stage<F>>,
+    seq: u64,
     ended: Cell<Ended>,
 }
 
 impl<F: Future> TaskCell<F> {
-    pub(crate) fn new(fut: F) -> TaskCell<F> {
+    pub(crate) fn new(seq: u64, fut: F) -> TaskCell<F> {
         TaskCell {
             stage: RefCell::new(Stage::Running(fut)),
+            seq,
             ended: Cell::new(Ended::Running),
         }
     }
 }
 
 impl<F: Future> TaskObj for TaskCell<F> {
+    fn seq(&self) -> u64 {
+        self.seq
+    }
+
     fn poll_task(&self, cx: &mut Context<'_>) -> Poll<()> {
         let mut stage = self.stage.borrow_mut();
         let Stage::Running(fut) = &mut *stage else {
@@ -279,28 +287,55 @@ impl<F: Future> JoinSlot<F::Output> for TaskCell<F> {
     }
 }
 
+/// Why a parked task waits, in 16 bytes: [`WaitingOn`] as the slot stores it (see
+/// `Kernel::set_waiting_on` for the conversions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WaitRepr {
+    Unknown,
+    /// Nanoseconds since the kernel's epoch.
+    Sleep(u64),
+    Join {
+        index: u32,
+        seq: u64,
+    },
+    Readable(RawFd),
+    Writable(RawFd),
+    Waker,
+    /// An index into the kernel's interned descriptions.
+    Other(u32),
+}
+
+/// One task's place in the table: 40 bytes.
 pub(crate) struct Slot {
-    pub(crate) seq: u64,
-    /// The task; taken out by the loop while it polls it.
+    /// The task; `None` when the slot is free.
     pub(crate) task: Option<Rc<dyn TaskObj>>,
+    /// The low half of the task's seq, the slot's generation. The full seq is in the task.
+    seq: u32,
     pub(crate) state: RunState,
     pub(crate) notified: bool,
     pub(crate) kill_requested: bool,
     has_joiners: bool,
-    pub(crate) waiting: Option<WaitingOn>,
+    pub(crate) waiting: WaitRepr,
 }
 
 impl Slot {
     fn empty() -> Slot {
         Slot {
-            seq: 0,
             task: None,
+            seq: 0,
             state: RunState::Parked,
             notified: false,
             kill_requested: false,
             has_joiners: false,
-            waiting: None,
+            waiting: WaitRepr::Unknown,
         }
+    }
+
+    fn holds(&self, seq: u64) -> bool {
+        // Discussion: comparing the low 32 bits of the seq could only confuse two tasks if a
+        // stale reference (a waker, a timer) outlived 2^32 later tasks and the slot happened to
+        // hold exactly the one 2^32 tasks younger; the slot stays 8 bytes smaller.
+        self.task.is_some() && self.seq == seq as u32
     }
 }
 
@@ -327,6 +362,7 @@ impl From<TaskId> for QueueEntry {
     fn from(id: TaskId) -> QueueEntry {
         QueueEntry {
             index: id.index(),
+            // The low half: see `Slot::holds`.
             seq: id.as_u64() as u32,
         }
     }
@@ -356,13 +392,13 @@ impl TaskTable {
         };
         let id = TaskId::new(seq, index);
         let slot = &mut self.slots[index as usize];
-        slot.seq = seq.get();
+        slot.seq = seq.get() as u32;
         slot.task = Some(task);
         slot.state = RunState::Queued;
         slot.notified = false;
         slot.kill_requested = false;
         slot.has_joiners = false;
-        slot.waiting = None;
+        slot.waiting = WaitRepr::Unknown;
         self.live += 1;
         id
     }
@@ -370,19 +406,19 @@ impl TaskTable {
     pub(crate) fn get(&self, id: TaskId) -> Option<&Slot> {
         self.slots
             .get(id.index() as usize)
-            .filter(|s| s.seq == id.as_u64())
+            .filter(|s| s.holds(id.as_u64()))
     }
 
     pub(crate) fn get_mut(&mut self, id: TaskId) -> Option<&mut Slot> {
         self.slots
             .get_mut(id.index() as usize)
-            .filter(|s| s.seq == id.as_u64())
+            .filter(|s| s.holds(id.as_u64()))
     }
 
     /// The live task in slot `index` if its seq is `seq`.
     pub(crate) fn id_at(&self, index: u32, seq: u64) -> Option<TaskId> {
         let slot = self.slots.get(index as usize)?;
-        if slot.seq != seq {
+        if !slot.holds(seq) {
             return None;
         }
         Some(TaskId::new(NonZeroU64::new(seq)?, index))
@@ -391,10 +427,11 @@ impl TaskTable {
     /// The queued task an entry of the ready queue names, if it still is one.
     pub(crate) fn queued(&mut self, e: QueueEntry) -> Option<(TaskId, &mut Slot)> {
         let slot = self.slots.get_mut(e.index as usize)?;
-        if slot.seq as u32 != e.seq || slot.state != RunState::Queued {
+        if slot.seq != e.seq || slot.state != RunState::Queued {
             return None;
         }
-        let id = TaskId::new(NonZeroU64::new(slot.seq)?, e.index);
+        let seq = slot.task.as_ref()?.seq();
+        let id = TaskId::new(NonZeroU64::new(seq)?, e.index);
         Some((id, slot))
     }
 
@@ -419,7 +456,6 @@ impl TaskTable {
     /// Frees the slot, handing back what the kernel must still act on.
     pub(crate) fn remove(&mut self, id: TaskId) -> Option<Removed> {
         let slot = self.get_mut(id)?;
-        slot.seq = 0;
         let has_joiners = std::mem::take(&mut slot.has_joiners);
         let task = slot.task.take();
         let joiners = if has_joiners {
@@ -429,7 +465,7 @@ impl TaskTable {
         };
         let slot = &mut self.slots[id.index() as usize];
         let removed = Removed { task, joiners };
-        slot.waiting = None;
+        slot.waiting = WaitRepr::Unknown;
         self.free.push(id.index());
         self.live -= 1;
         Some(removed)
@@ -437,7 +473,7 @@ impl TaskTable {
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = (TaskId, &Slot)> {
         self.slots.iter().enumerate().filter_map(|(i, s)| {
-            let seq = NonZeroU64::new(s.seq)?;
+            let seq = NonZeroU64::new(s.task.as_ref()?.seq())?;
             Some((TaskId::new(seq, i as u32), s))
         })
     }
@@ -577,5 +613,19 @@ impl<T> SystemCall for Join<T> {
         if self.registered {
             kernel.remove_joiner(self.target, task);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_slot_and_a_queue_entry_stay_small() {
+        // Most of what a parked task costs; see `Slot`.
+        assert_eq!(std::mem::size_of::<WaitRepr>(), 16);
+        assert_eq!(std::mem::size_of::<Slot>(), 40);
+        assert_eq!(std::mem::size_of::<QueueEntry>(), 8);
     }
 }
