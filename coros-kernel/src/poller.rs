@@ -14,6 +14,10 @@
 //! most of the CPU spent per round trip beyond the socket calls themselves. Here a wait is one
 //! `epoll_wait`, and the notifier (an eventfd, level-triggered) is read only when it fired.
 //!
+//! Everything is edge-triggered, the notifier included, which is also the one mode Miri's epoll
+//! accepts: the kernel's logic (and its one `unsafe` module, the wakers) runs under Miri with
+//! the real readiness layer, so no fake poller is needed; only TCP tests are left out there.
+//!
 //! Registrations are edge-triggered and persistent, as in tokio: a socket is added
 //! once, the first time an operation would block, and an operation is tried *before* waiting
 //! (curio's trick), so a busy connection costs no `epoll_ctl` at all. Readiness calls on a plain
@@ -51,11 +55,13 @@ impl Poller {
     fn new() -> io::Result<Poller> {
         let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
         let notifier = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?;
+        // Edge-triggered like everything else (each write to the eventfd is an edge, and the
+        // counter is read back to zero when one is seen); Miri also accepts only edge mode.
         epoll::add(
             &epoll,
             &notifier,
             EventData::new_u64(NOTIFY_KEY),
-            EventFlags::IN,
+            EventFlags::IN | EventFlags::ET,
         )?;
         Ok(Poller {
             epoll,

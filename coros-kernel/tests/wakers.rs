@@ -29,7 +29,6 @@ fn oneshot_completed_by_another_task_wakes_the_receiver() {
 }
 
 #[test]
-#[cfg_attr(miri, ignore)]
 fn oneshot_completed_by_another_thread_wakes_the_kernel() {
     let (tx, rx) = oneshot::channel();
     let t = std::thread::spawn(move || {
