@@ -4,22 +4,23 @@
 //! cargo run --release -p coros-bench --bin coro_peers -- [--rounds N] [--samples S] [--batch-ms M]
 //! ```
 //!
-//! Two tables:
+//! Three tables:
 //!
 //! - **send round trip** (a `u64` in, a `u64` back): a plain function call (the floor), coros,
 //!   genawaiter (stack, rc, sync), corosensei, nightly `std::ops::Coroutine` unboxed and as
 //!   `Pin<Box<dyn Coroutine>>` (built from `bench/nightly` with `cargo +nightly` when a nightly
 //!   toolchain is installed) and a CPython generator (`bench/python/send_round_trip.py`, when
-//!   `python3` is installed);
-//! - **async step**: coros' `asend` against its own `send`, and one item of an async generator
-//!   that receives nothing: coros' `AsyncGen` stream against `async-stream` and genawaiter's
-//!   `async_resume`, with coros' `Generator::next` as the reference.
+//!   `python3` is installed); a missing toolchain prints a `SKIP` line instead;
+//! - **async step**: coros' `asend` against its own `send`;
+//! - **receiving nothing**: one item of coros' `AsyncGen` as a stream against `async-stream`
+//!   and genawaiter's `async_resume`, with coros' `Generator::next` beside them.
 //!
 //! Each sample times a batch of round trips (about `--batch-ms` long) and divides. Every round
 //! takes `--samples` samples of every peer, and the order of the peers rotates from round to
 //! round, so that a drift of the machine's speed (another build, a frequency change) falls on
 //! all peers alike instead of on whichever ran last. The tables give the median, minimum and
-//! maximum over all samples, and the ratio of coros' median to each peer's.
+//! maximum over all samples, and the ratio of the coros row's median to each peer's (above
+//! 1.0, coros is slower; below, faster).
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
