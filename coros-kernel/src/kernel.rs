@@ -135,6 +135,8 @@ pub struct Kernel {
     remote: Arc<Remote>,
     current: Option<TaskId>,
     graveyard: Vec<(Rc<dyn TaskObj>, JoinError)>,
+    /// Finished tasks whose value no one will take, to drop with the kernel released.
+    released: Vec<Rc<dyn TaskObj>>,
     exit_hook: Option<ExitHook>,
     exits: Vec<TaskExit>,
     /// The origin of the compact sleep deadlines in the task table.
@@ -183,6 +185,7 @@ impl Kernel {
             remote: Arc::new(Remote::new(id)?),
             current: None,
             graveyard: Vec::new(),
+            released: Vec::new(),
             exit_hook: None,
             exits: Vec::new(),
             epoch: Instant::now(),
@@ -346,6 +349,11 @@ impl Kernel {
             }
             let deadline = self.timers.next_deadline();
             if deadline.is_none() && self.reactor.waiting() == 0 && !self.waker_outstanding() {
+                // Discussion: a waker may have been used and dropped on another thread just now;
+                // its wake was queued before its count went down, so look at the queue again.
+                if self.remote.has_wakes() {
+                    continue;
+                }
                 return Step::Fail(RunError::new(RunRepr::Deadlock(self.stuck())));
             }
             let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
@@ -428,13 +436,20 @@ impl Kernel {
                 self.finish(task, Some(payload));
             }
         }
-        !self.graveyard.is_empty() || !self.exits.is_empty()
+        !self.graveyard.is_empty() || !self.exits.is_empty() || !self.released.is_empty()
     }
 
     fn finish_completed(&mut self, task: TaskId) {
         let Some(removed) = self.tasks.remove(task) else {
             return;
         };
+        if let Some(obj) = removed.task
+            && Rc::strong_count(&obj) == 1
+        {
+            // No handle wants the value: it is dropped with the kernel released, as its
+            // destructor may need the kernel (a socket deregistering, say).
+            self.released.push(obj);
+        }
         for j in removed.joiners {
             self.wake(j);
         }
@@ -674,9 +689,17 @@ impl Kernel {
 /// destructors may reach it.
 fn bury() {
     loop {
-        let dead = with_installed(|k| std::mem::take(&mut k.graveyard));
-        if dead.is_empty() {
+        let (dead, released) = with_installed(|k| {
+            (
+                std::mem::take(&mut k.graveyard),
+                std::mem::take(&mut k.released),
+            )
+        });
+        if dead.is_empty() && released.is_empty() {
             return;
+        }
+        for obj in released {
+            let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(obj)));
         }
         for (obj, err) in dead {
             // A destructor that panics must not take the kernel down with it.

@@ -153,6 +153,11 @@ impl Remote {
         self.poller.notify();
     }
 
+    /// Whether wakes are queued.
+    pub(crate) fn has_wakes(&self) -> bool {
+        self.pending.load(Ordering::SeqCst)
+    }
+
     /// Takes the queued wakes, if any.
     pub(crate) fn take_wakes(&self, into: &mut Vec<(u32, u64)>) {
         if self.pending.load(Ordering::Relaxed) && self.pending.swap(false, Ordering::SeqCst) {

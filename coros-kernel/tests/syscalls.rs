@@ -243,3 +243,26 @@ fn syscall_inside_a_wrapper_waker_still_reaches_the_kernel() {
         .unwrap();
     assert_eq!(id.as_u64(), 1);
 }
+
+#[test]
+fn a_kernel_can_run_inside_a_task_of_another() {
+    let (inner, outer_after) = Kernel::new()
+        .unwrap()
+        .block_on(async {
+            let before = tid().await.unwrap();
+            let inner = Kernel::new()
+                .unwrap()
+                .block_on(async {
+                    let child = spawn(async { tid().await.unwrap() }).await.unwrap();
+                    child.await.unwrap()
+                })
+                .unwrap();
+            // Back in the outer kernel, whose task this still is.
+            let after = tid().await.unwrap();
+            assert_eq!(before, after);
+            yield_now().await.unwrap();
+            (inner.as_u64(), after.as_u64())
+        })
+        .unwrap();
+    assert_eq!((inner, outer_after), (2, 1));
+}
