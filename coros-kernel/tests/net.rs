@@ -333,3 +333,61 @@ fn eof_arriving_with_the_last_data_is_seen_after_a_short_read() {
         .unwrap();
     assert_eq!(r.unwrap(), [1, 2, 0]);
 }
+
+/// A user's system call: what a task waits for (the kernel's own introspection).
+struct WaitingOf(coros_kernel::TaskId);
+
+impl coros_kernel::SystemCall for WaitingOf {
+    type Output = Option<coros_kernel::WaitingOn>;
+
+    fn handle(
+        &mut self,
+        kernel: &mut Kernel,
+        _task: coros_kernel::TaskId,
+    ) -> std::task::Poll<Self::Output> {
+        std::task::Poll::Ready(kernel.waiting_on(self.0))
+    }
+}
+
+#[test]
+#[cfg_attr(miri, ignore)]
+fn a_client_that_never_reads_stalls_its_echo_instead_of_growing_memory() {
+    use std::io::Write;
+    let r: BoxResult<(u64, Option<coros_kernel::WaitingOn>)> = Kernel::new()
+        .unwrap()
+        .block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0")?;
+            let mut client = std::net::TcpStream::connect(listener.local_addr()?)?;
+            client.set_nonblocking(true)?;
+            let (conn, _) = listener.accept().await?;
+            let server = spawn(echo(conn)).await?;
+            // Send without ever reading back, until the connection stops taking data.
+            let chunk = vec![0u8; 64 * 1024];
+            let mut sent = 0u64;
+            let mut stalled = 0;
+            while stalled < 20 && sent < 1 << 30 {
+                match client.write(&chunk) {
+                    Ok(n) => {
+                        sent += n as u64;
+                        stalled = 0;
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                        stalled += 1;
+                        sleep(Duration::from_millis(2)).await?;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            let waiting = coros_kernel::syscall(WaitingOf(server.id())).await?;
+            Ok((sent, waiting))
+        })
+        .unwrap();
+    let (sent, waiting) = r.unwrap();
+    // The server holds one buffer and waits to write; the rest sits in the sockets' buffers,
+    // which the OS bounds: far below the gigabyte the client was ready to send.
+    assert!(
+        matches!(waiting, Some(coros_kernel::WaitingOn::Writable(_))),
+        "{waiting:?}"
+    );
+    assert!(sent < 256 << 20, "{sent} bytes accepted");
+}
