@@ -232,6 +232,28 @@ impl Kernel {
     /// The library prints nothing itself; the pyos example prints `Task N terminated` from here.
     /// The hook runs inside the kernel's bookkeeping: system calls awaited from it fail with
     /// [`OutsideKernel`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use coros_kernel::{Exit, Kernel};
+    ///
+    /// let mut kernel = Kernel::new()?;
+    /// kernel.on_exit(|e| match &e.exit {
+    ///     Exit::Completed => println!("Task {} terminated", e.id),
+    ///     Exit::Panicked(msg) => println!("Task {} panicked: {msg:?}", e.id),
+    ///     other => println!("Task {} ended: {other:?}", e.id),
+    /// });
+    /// kernel.spawn(async {}).detach();
+    /// kernel.spawn(async { panic!("oops") }).detach();
+    /// kernel.run()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// ```text
+    /// Task 1 terminated
+    /// Task 2 panicked: Some("oops")
+    /// ```
     pub fn on_exit(&mut self, hook: impl FnMut(&TaskExit) + 'static) {
         self.exit_hook = Some(Box::new(hook));
     }
@@ -244,6 +266,26 @@ impl Kernel {
     /// interest, no waker held anywhere) ends the run with a [`RunError`] listing the stuck
     /// tasks and what each waits for; the stuck tasks are then dropped. A failing OS poller ends
     /// it too.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use coros_kernel::{Kernel, WaitingOn, wait};
+    ///
+    /// let mut kernel = Kernel::new()?;
+    /// let stuck = kernel.spawn(std::future::pending::<()>());
+    /// let id = stuck.id();
+    /// kernel.spawn(async move { wait(id).await }).detach();
+    /// let err = kernel.run().unwrap_err();
+    /// let report = err.deadlock().unwrap();
+    /// assert_eq!(report[1].waiting_on, WaitingOn::Join(id));
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "deadlock: no task can run again; stuck: task 1 waits for a waker that no one holds; \
+    ///      task 2 waits for task 1 to end"
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn run(self) -> Result<(), RunError> {
         self.drive()
     }
@@ -543,6 +585,24 @@ impl Kernel {
     /// # Errors
     ///
     /// [`KillError`] when the task has already ended or never existed in this kernel.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut kernel = coros_kernel::Kernel::new()?;
+    /// let looper = kernel.spawn(async {
+    ///     loop {
+    ///         coros_kernel::yield_now().await?;
+    ///     }
+    ///     #[allow(unreachable_code, reason = "names the block's error type")]
+    ///     Ok::<(), coros_kernel::OutsideKernel>(())
+    /// });
+    /// kernel.kill(looper.id())?;
+    /// assert!(kernel.kill(looper.id()).unwrap_err().is_finished());
+    /// kernel.run()?;
+    /// assert!(futures::executor::block_on(looper).unwrap_err().is_killed());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn kill(&mut self, task: TaskId) -> Result<(), KillError> {
         let Some(slot) = self.tasks.get_mut(task) else {
             return Err(KillError::new(task, task.as_u64() < self.next_seq));
@@ -646,6 +706,50 @@ impl Kernel {
     }
 
     /// Arranges for `task` to be woken at `deadline`.
+    ///
+    /// # Examples
+    ///
+    /// A user's own sleep, built as [`sleep`](crate::sleep) is:
+    ///
+    /// ```
+    /// use std::task::Poll;
+    /// use std::time::{Duration, Instant};
+    /// use coros_kernel::{Kernel, SystemCall, TaskId, TimerId, WaitingOn, syscall};
+    ///
+    /// struct Nap {
+    ///     until: Instant,
+    ///     timer: Option<TimerId>,
+    /// }
+    ///
+    /// impl SystemCall for Nap {
+    ///     type Output = ();
+    ///
+    ///     fn handle(&mut self, kernel: &mut Kernel, task: TaskId) -> Poll<()> {
+    ///         match self.timer {
+    ///             // The kernel removes a timer when it fires.
+    ///             Some(t) if !kernel.timer_pending(t) => return Poll::Ready(()),
+    ///             Some(_) => {}
+    ///             None => self.timer = Some(kernel.add_timer(self.until, task)),
+    ///         }
+    ///         kernel.set_waiting_on(task, WaitingOn::Other("a nap"));
+    ///         Poll::Pending
+    ///     }
+    ///
+    ///     fn cancel(&mut self, kernel: &mut Kernel, _task: TaskId) {
+    ///         if let Some(t) = self.timer {
+    ///             kernel.cancel_timer(t);
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// let start = Instant::now();
+    /// Kernel::new()?.block_on(async move {
+    ///     let until = start + Duration::from_millis(2);
+    ///     syscall(Nap { until, timer: None }).await
+    /// })??;
+    /// assert!(start.elapsed() >= Duration::from_millis(2));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn add_timer(&mut self, deadline: Instant, task: TaskId) -> TimerId {
         self.timers.insert(deadline, task)
     }
