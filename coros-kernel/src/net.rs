@@ -15,6 +15,9 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::sync::Arc;
 use std::task::Poll;
 
+use rustix::io::Errno;
+use rustix::net::{AddressFamily, SocketFlags, SocketType};
+
 use crate::Kernel;
 use crate::kernel::with_kernel_id;
 use crate::poller::{Dir, IoKey, Remote};
@@ -165,7 +168,7 @@ fn would_block(e: &io::Error) -> bool {
 ///     let listener = TcpListener::bind("127.0.0.1:0")?;
 ///     let addr = listener.local_addr()?;
 ///     let client = spawn(async move {
-///         let s = TcpStream::connect(addr)?;
+///         let s = TcpStream::connect_async(addr).await?;
 ///         s.send_all(b"ping").await?;
 ///         let mut buf = [0; 4];
 ///         s.recv(&mut buf).await?;
@@ -276,16 +279,69 @@ pub struct TcpStream {
 }
 
 impl TcpStream {
-    /// Connects to `addr`.
-    ///
-    /// The connect itself is the OS's blocking one, so it holds the kernel until the handshake
-    /// is done: immediate on loopback, a round trip elsewhere.
+    /// Connects to `addr` with the OS's blocking connect: usable anywhere (also outside a
+    /// kernel, from a plain thread), but inside a task it holds the kernel until the handshake
+    /// is done, which is immediate on loopback and a round trip elsewhere; tasks should prefer
+    /// [`connect_async`](Self::connect_async).
     ///
     /// # Errors
     ///
     /// The OS's error, such as [`io::ErrorKind::ConnectionRefused`].
     pub fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
         TcpStream::from_std(std::net::TcpStream::connect(addr)?)
+    }
+
+    /// Connects to `addr`, trying each address it resolves to in turn; other tasks run while
+    /// the handshake is in flight.
+    ///
+    /// Resolving a host name (`"example.com:80"`) is the OS's blocking lookup; pass a
+    /// `SocketAddr` to avoid it.
+    ///
+    /// # Errors
+    ///
+    /// The OS's error for the last address tried, such as
+    /// [`io::ErrorKind::ConnectionRefused`]; [`io::ErrorKind::InvalidInput`] when `addr`
+    /// resolves to nothing; [`OutsideKernel`](crate::OutsideKernel) (as `io::Error`) when the
+    /// handshake must be waited for outside a kernel task.
+    pub async fn connect_async(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+        let mut last = None;
+        for a in addr.to_socket_addrs()? {
+            match TcpStream::connect_one(a).await {
+                Ok(s) => return Ok(s),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the address resolved to nothing",
+            )
+        }))
+    }
+
+    async fn connect_one(addr: SocketAddr) -> io::Result<TcpStream> {
+        let family = match addr {
+            SocketAddr::V4(_) => AddressFamily::INET,
+            SocketAddr::V6(_) => AddressFamily::INET6,
+        };
+        let fd = rustix::net::socket_with(
+            family,
+            SocketType::STREAM,
+            SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+            None,
+        )?;
+        let in_progress = match rustix::net::connect(&fd, &addr) {
+            Ok(()) => false,
+            Err(Errno::INPROGRESS) => true,
+            Err(e) => return Err(e.into()),
+        };
+        let stream = TcpStream::from_std(std::net::TcpStream::from(fd))?;
+        if in_progress {
+            // The handshake ends in write readiness; its outcome is the socket's error.
+            stream.reg.wait(stream.io.as_fd(), Dir::Write).await?;
+            rustix::net::sockopt::socket_error(&stream.io)??;
+        }
+        Ok(stream)
     }
 
     /// Wraps a std stream, switching it to non-blocking mode.

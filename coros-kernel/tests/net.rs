@@ -81,7 +81,7 @@ fn many_clients_at_once_each_get_their_own_echo() {
             for i in 0..20u8 {
                 clients.push(
                     spawn(async move {
-                        let c = TcpStream::connect(addr)?;
+                        let c = TcpStream::connect_async(addr).await?;
                         let msg = [i; 100];
                         let mut got = Vec::new();
                         for _ in 0..10 {
@@ -287,6 +287,40 @@ fn connecting_to_a_closed_port_is_an_io_error() {
     };
     let err = TcpStream::connect(addr).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ConnectionRefused);
+    let err = Kernel::new()
+        .unwrap()
+        .block_on(async move { TcpStream::connect_async(addr).await.unwrap_err() })
+        .unwrap();
+    assert_eq!(err.kind(), ErrorKind::ConnectionRefused);
+}
+
+#[test]
+#[cfg_attr(miri, ignore)]
+fn connect_async_lets_other_tasks_run_and_reaches_the_listener() {
+    let r: BoxResult<Vec<u8>> = Kernel::new()
+        .unwrap()
+        .block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0")?;
+            let addr = listener.local_addr()?;
+            let server = spawn(async move {
+                let (conn, peer) = listener.accept().await?;
+                conn.send_all(peer.ip().to_string().as_bytes()).await?;
+                io::Result::Ok(())
+            })
+            .await?;
+            let client = TcpStream::connect_async(addr).await?;
+            assert_eq!(client.peer_addr()?, addr);
+            let mut buf = [0u8; 9];
+            let mut got = Vec::new();
+            while got.len() < 9 {
+                let n = client.recv(&mut buf).await?;
+                got.extend_from_slice(&buf[..n]);
+            }
+            server.await??;
+            Ok(got)
+        })
+        .unwrap();
+    assert_eq!(r.unwrap(), b"127.0.0.1");
 }
 
 #[test]
