@@ -62,12 +62,23 @@
 //! | — | [`sleep`], [`sleep_until`], [`timeout`] | on a timer |
 //! | `ReadWait` / `WriteWait` | [`readable`] / [`writable`] | on readiness |
 //!
-//! On them: [`TcpListener`] and [`TcpStream`] (accept, recv, send, send-all, shutdown). The
-//! examples retrace pyos's growth: `pyos` (the seed, line for line), `spawn_wait`,
+//! On them: [`TcpListener`] and [`TcpStream`] (accept, connect, recv, send, send-all,
+//! shutdown). The examples retrace pyos's growth: `pyos` (the seed, line for line), `spawn_wait`,
 //! `kill_loop`, `sleeping_ticker` and `echo_server` (pyos8).
+//!
+//! # The third driver
+//!
+//! coros has one idea and three drivers: the scheduler here is the one that resumes the frame,
+//! what travels up is a system call, and what comes back is the call's result. Unlike the
+//! coroutine drivers, the kernel does not pass the call through a slot the driver owns: a task
+//! is any future, polled by whatever wrappers sit between the kernel and the call (an async
+//! generator, a `select`, a timeout), so the call reaches the kernel through scoped access the
+//! kernel sets up around each poll, whatever waker the wrappers hand down.
 //!
 //! # What differs from pyos, and why
 //!
+//! - A panicking task ends as panicked and the others go on; in pyos an exception in a task
+//!   ends the scheduler's `mainloop`.
 //! - `handle` returns `Poll<Output>` instead of setting `task.sendval`: the type of what a call
 //!   gives back is checked by the compiler, and a call that answers at once (as [`tid`] does)
 //!   costs no task switch.
