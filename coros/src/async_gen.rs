@@ -120,6 +120,40 @@ impl<Y, R, E, F: Future> AsyncGenerator<Y, R, E, F> {
     }
 }
 
+impl<Y, E, F: Future> AsyncGenerator<Y, (), E, F> {
+    /// Python's `anext(agen)`: starts the generator if it has not started, and otherwise
+    /// resumes it; for generators that receive nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Finished`] once the generator has finished.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use coros::{AsyncGenerator, Co, CoroutineState::*};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let mut agen = AsyncGenerator::new(|co: Co<u8>| async move {
+    ///     let _ = co.yield_(1).await;
+    ///     let _ = co.yield_(2).await;
+    ///     "done"
+    /// });
+    /// assert_eq!(agen.anext().await?, Yielded(1));
+    /// assert_eq!(agen.anext().await?, Yielded(2));
+    /// assert_eq!(agen.anext().await?, Complete("done"));
+    /// # Ok::<(), coros::ResumeError<()>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn anext(&mut self) -> Step<'_, Y, (), E, F, ()> {
+        let input = match self.machine.phase() {
+            Phase::Created => Input::Empty,
+            _ => Input::Send(()),
+        };
+        Step::new(self, input, |_| None)
+    }
+}
+
 impl<Y, R, E, F> fmt::Debug for AsyncGenerator<Y, R, E, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AsyncGenerator")

@@ -116,12 +116,13 @@ fn thread_mark() -> usize {
     THREAD_MARK.with(|mark| ptr::from_ref(mark) as usize)
 }
 
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+static NEXT_ID: AtomicU64 = AtomicU64::new(2);
 
-/// A fresh coroutine id, never reused in the life of the process.
+/// A fresh coroutine id, never reused in the life of the process. Ids are even: a [`Yield`]
+/// keeps its "value not handed over yet" flag in the low bit.
 pub(crate) fn next_id() -> u64 {
     // Relaxed is enough: only uniqueness matters, not ordering with other memory.
-    NEXT_ID.fetch_add(1, Ordering::Relaxed)
+    NEXT_ID.fetch_add(2, Ordering::Relaxed)
 }
 
 /// The vtable that marks a waker as carrying a [`Frame`]. A `static`, so its address is unique.
@@ -263,7 +264,7 @@ impl<Y, R, E> Co<Y, R, E> {
     #[inline]
     pub fn yield_(&self, value: Y) -> Yield<Y, R, E> {
         Yield {
-            id: self.id,
+            state: self.id | HELD,
             value: Some(value),
             _types: PhantomData,
         }
@@ -287,19 +288,25 @@ impl<Y, R, E> fmt::Debug for Co<Y, R, E> {
 /// The future returned by [`Co::yield_`].
 #[must_use = "a yield does nothing unless awaited"]
 pub struct Yield<Y, R, E> {
-    id: u64,
-    /// `Some` until the value has been handed to the driver.
+    /// The coroutine's id, with [`HELD`] set while `value` holds the value to hand over. One
+    /// word answers both questions a poll asks: is this my coroutine's frame, and have I
+    /// yielded yet.
+    state: u64,
+    /// `Some` exactly while `state` has [`HELD`].
     value: Option<Y>,
     _types: PhantomData<fn(Y) -> (R, E)>,
 }
+
+/// The low bit of [`Yield::state`]: the value is still in the yield. Ids are even.
+const HELD: u64 = 1;
 
 impl<Y, R, E> Unpin for Yield<Y, R, E> {}
 
 impl<Y, R, E> fmt::Debug for Yield<Y, R, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Yield")
-            .field("id", &self.id)
-            .field("handed_over", &self.value.is_none())
+            .field("id", &(self.state & !HELD))
+            .field("handed_over", &(self.state & HELD == 0))
             .finish()
     }
 }
@@ -315,28 +322,32 @@ impl<Y, R, E> Future for Yield<Y, R, E> {
             return Poll::Ready(Err(Interrupt::Detached));
         }
         let head = header(waker.data());
-        if head.id != this.id || head.thread != thread_mark() {
+        if head.thread != thread_mark() {
             return Poll::Pending;
         }
-        // SAFETY: the vtable check makes `data` a live `Frame` (see `header`); equal ids mean
-        // it is the frame of this handle's coroutine, whose types are `Y, R, E`; equal thread
-        // marks mean we are on the driver's thread, the only one that touches the slot.
-        let frame = unsafe { &*waker.data().cast::<Frame<Y, R, E>>() };
-        let slot = &frame.slot;
-        match this.value.take() {
-            Some(value) => {
-                match slot.replace(Slot::Empty) {
-                    Slot::Empty => slot.set(Slot::Yielded(value)),
-                    // Another yield of this body already went up in this step (two yields
-                    // under one `join!`); wait for the next step.
-                    other => {
-                        slot.set(other);
-                        this.value = Some(value);
+        if this.state == head.id | HELD {
+            // SAFETY: the vtable check makes `data` a live `Frame` (see `header`); the id in
+            // `state` equals the frame's, so it is the frame of this handle's coroutine, whose
+            // types are `Y, R, E`; equal thread marks mean we are on the driver's thread.
+            let frame = unsafe { &*waker.data().cast::<Frame<Y, R, E>>() };
+            let slot = &frame.slot;
+            match slot.replace(Slot::Empty) {
+                Slot::Empty => {
+                    this.state = head.id;
+                    if let Some(value) = this.value.take() {
+                        slot.set(Slot::Yielded(value));
                     }
                 }
-                Poll::Pending
+                // Another yield of this body already went up in this step (two yields
+                // under one `join!`); wait for the next step.
+                other => slot.set(other),
             }
-            None => match slot.replace(Slot::Empty) {
+            Poll::Pending
+        } else if this.state == head.id {
+            // SAFETY: as above.
+            let frame = unsafe { &*waker.data().cast::<Frame<Y, R, E>>() };
+            let slot = &frame.slot;
+            match slot.replace(Slot::Empty) {
                 Slot::Send(value) => Poll::Ready(Ok(value)),
                 Slot::Throw(error) => Poll::Ready(Err(Interrupt::Throw(error))),
                 Slot::Close => Poll::Ready(Err(Interrupt::Close)),
@@ -344,7 +355,10 @@ impl<Y, R, E> Future for Yield<Y, R, E> {
                     slot.set(other);
                     Poll::Pending
                 }
-            },
+            }
+        } else {
+            // Another coroutine's frame.
+            Poll::Pending
         }
     }
 }
