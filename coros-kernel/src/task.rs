@@ -2,18 +2,19 @@
 //!
 //! # States of a task
 //!
-//! A slot is either free (`seq == 0`) or holds one task in exactly one of these states:
+//! A slot is either free (no task in it) or holds one task in exactly one of these states:
 //!
-//! | state     | where the future is        | in the ready queue | who moves it on                     |
-//! |-----------|----------------------------|--------------------|-------------------------------------|
-//! | `Queued`  | in the slot                | yes (once)         | the loop, when it pops the task     |
-//! | `Running` | on the loop's stack        | no                 | the loop, when `poll` returns       |
-//! | `Parked`  | in the slot                | no                 | `Kernel::wake` (syscalls, wakers)   |
+//! | state     | in the ready queue | who moves it on                                       |
+//! |-----------|--------------------|-------------------------------------------------------|
+//! | `Queued`  | yes (once)         | the loop, when it pops the task (→ `Running`)         |
+//! | `Running` | no                 | the loop, when `poll` returns (→ `Queued`, `Parked`, or gone) |
+//! | `Parked`  | no                 | `Kernel::wake`: system calls, wakers, timers, I/O (→ `Queued`) |
 //!
 //! Two flags may coexist with `Running`: `notified` (someone woke the task while it ran: it goes
 //! back to the ready queue when `poll` returns) and `kill_requested` (the task killed itself: it
-//! ends as killed when `poll` returns). A finished task leaves the table at once; its outcome
-//! lives on in the [`JoinHandle`]'s cell.
+//! ends as killed when `poll` returns). A task that ends leaves the table at once; its result
+//! lives on in its [`TaskCell`], which its [`JoinHandle`] shares. A killed task leaves the table
+//! at once too, but its future is dropped only after the current poll (see `Kernel::kill`).
 //!
 //! Discussion: slots are reused, so every reference to a task (ready queue entries, timers,
 //! wakers, I/O waiters) carries the task's `seq`, which is unique for the kernel's lifetime and
