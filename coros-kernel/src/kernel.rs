@@ -178,7 +178,7 @@ impl Kernel {
         let id = NEXT_KERNEL_ID.fetch_add(1, Ordering::Relaxed);
         Ok(Kernel {
             id,
-            tasks: TaskTable::new(),
+            tasks: TaskTable::new(id),
             ready: VecDeque::new(),
             timers: Timers::new(),
             reactor: Reactor::new(),
@@ -605,7 +605,8 @@ impl Kernel {
     /// ```
     pub fn kill(&mut self, task: TaskId) -> Result<(), KillError> {
         let Some(slot) = self.tasks.get_mut(task) else {
-            return Err(KillError::new(task, task.as_u64() < self.next_seq));
+            let finished = self.tasks.owns(task) && task.as_u64() < self.next_seq;
+            return Err(KillError::new(task, finished));
         };
         if slot.state == RunState::Running {
             slot.kill_requested = true;
@@ -694,7 +695,7 @@ impl Kernel {
                 until: self.epoch + Duration::from_nanos(nanos),
             },
             WaitRepr::Join { index, seq } => match NonZeroU64::new(seq) {
-                Some(seq) => WaitingOn::Join(TaskId::new(seq, index)),
+                Some(seq) => WaitingOn::Join(TaskId::new(seq, index, self.id as u32)),
                 None => WaitingOn::Waker,
             },
             WaitRepr::Readable(fd) => WaitingOn::Readable(fd),

@@ -38,16 +38,19 @@ use crate::syscall::{Call, SystemCall};
 
 /// A task's id: a number unique within its kernel, counting from 1 as the seed's `Task.taskid`.
 ///
-/// `Display` shows the number alone, so `println!("I'm foo {tid}")` prints `I'm foo 1`.
+/// `Display` shows the number alone, so `println!("I'm foo {tid}")` prints `I'm foo 1`. An id
+/// also remembers its kernel: given to another kernel, it names no task there.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TaskId {
     seq: NonZeroU64,
     index: u32,
+    // The low half of the kernel's id; it fills what would be padding.
+    kernel: u32,
 }
 
 impl TaskId {
-    pub(crate) fn new(seq: NonZeroU64, index: u32) -> TaskId {
-        TaskId { seq, index }
+    pub(crate) fn new(seq: NonZeroU64, index: u32, kernel: u32) -> TaskId {
+        TaskId { seq, index, kernel }
     }
 
     /// The task's number (1 for the first task a kernel spawns).
@@ -340,11 +343,13 @@ impl Slot {
     }
 }
 
-/// Slots indexed by `TaskId::index`, with a free list.
+/// Slots indexed by `TaskId::index`, with a free list; `kernel` is the low half of the owning
+/// kernel's id, which its task ids carry.
 ///
 /// Discussion: the slot is kept small (it is most of what a parked task costs): who waits for a
 /// task lives in a side table, since most tasks are never joined while they run.
 pub(crate) struct TaskTable {
+    kernel: u32,
     slots: Vec<Slot>,
     free: Vec<u32>,
     joiners: HashMap<u32, Vec<TaskId>>,
@@ -370,8 +375,9 @@ impl From<TaskId> for QueueEntry {
 }
 
 impl TaskTable {
-    pub(crate) fn new() -> TaskTable {
+    pub(crate) fn new(kernel: u64) -> TaskTable {
         TaskTable {
+            kernel: kernel as u32,
             slots: Vec::new(),
             free: Vec::new(),
             joiners: HashMap::new(),
@@ -391,7 +397,7 @@ impl TaskTable {
                 u32::try_from(self.slots.len() - 1).expect("more than 2^32 live tasks")
             }
         };
-        let id = TaskId::new(seq, index);
+        let id = TaskId::new(seq, index, self.kernel);
         let slot = &mut self.slots[index as usize];
         slot.seq = seq.get() as u32;
         slot.task = Some(task);
@@ -404,13 +410,24 @@ impl TaskTable {
         id
     }
 
+    /// Whether `id` was made by this table's kernel.
+    pub(crate) fn owns(&self, id: TaskId) -> bool {
+        id.kernel == self.kernel
+    }
+
     pub(crate) fn get(&self, id: TaskId) -> Option<&Slot> {
+        if !self.owns(id) {
+            return None;
+        }
         self.slots
             .get(id.index() as usize)
             .filter(|s| s.holds(id.as_u64()))
     }
 
     pub(crate) fn get_mut(&mut self, id: TaskId) -> Option<&mut Slot> {
+        if !self.owns(id) {
+            return None;
+        }
         self.slots
             .get_mut(id.index() as usize)
             .filter(|s| s.holds(id.as_u64()))
@@ -422,7 +439,7 @@ impl TaskTable {
         if !slot.holds(seq) {
             return None;
         }
-        Some(TaskId::new(NonZeroU64::new(seq)?, index))
+        Some(TaskId::new(NonZeroU64::new(seq)?, index, self.kernel))
     }
 
     /// The queued task an entry of the ready queue names, if it still is one.
@@ -432,7 +449,7 @@ impl TaskTable {
             return None;
         }
         let seq = slot.task.as_ref()?.seq();
-        let id = TaskId::new(NonZeroU64::new(seq)?, e.index);
+        let id = TaskId::new(NonZeroU64::new(seq)?, e.index, self.kernel);
         Some((id, slot))
     }
 
@@ -475,7 +492,7 @@ impl TaskTable {
     pub(crate) fn iter(&self) -> impl Iterator<Item = (TaskId, &Slot)> {
         self.slots.iter().enumerate().filter_map(|(i, s)| {
             let seq = NonZeroU64::new(s.task.as_ref()?.seq())?;
-            Some((TaskId::new(seq, i as u32), s))
+            Some((TaskId::new(seq, i as u32, self.kernel), s))
         })
     }
 }

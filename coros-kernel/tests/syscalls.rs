@@ -266,3 +266,28 @@ fn a_kernel_can_run_inside_a_task_of_another() {
         .unwrap();
     assert_eq!((inner, outer_after), (2, 1));
 }
+
+#[test]
+fn a_task_id_names_no_task_in_another_kernel() {
+    // A task of kernel A that is still alive, and its id and handle.
+    let mut a = Kernel::new().unwrap();
+    let handle = a.spawn(std::future::pending::<()>());
+    let id = handle.id();
+    let (killed, waited, joined) = Kernel::new()
+        .unwrap()
+        .block_on(async move {
+            // Kernel B's first task (this one) has the same number and slot as `id`.
+            assert_eq!(tid().await.unwrap().as_u64(), id.as_u64());
+            spawn(std::future::pending::<()>()).await.unwrap().detach();
+            let killed = kill(id).await.unwrap().unwrap_err();
+            let waited = wait(id).await.unwrap().unwrap_err();
+            let joined = handle.await.unwrap_err();
+            assert!(coros_kernel::syscall(LiveTasks).await.unwrap() == 2);
+            (killed, waited, joined)
+        })
+        .unwrap();
+    assert!(!killed.is_finished());
+    assert!(waited.is_gone());
+    assert!(joined.is_gone());
+    drop(a);
+}
