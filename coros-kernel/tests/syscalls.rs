@@ -291,3 +291,77 @@ fn a_task_id_names_no_task_in_another_kernel() {
     assert!(joined.is_gone());
     drop(a);
 }
+
+/// A user's call that parks until cancelled, counting its `handle` and `cancel` calls.
+struct ParkForever {
+    log: Rc<RefCell<Vec<&'static str>>>,
+}
+
+impl SystemCall for ParkForever {
+    type Output = ();
+
+    fn handle(&mut self, kernel: &mut Kernel, task: TaskId) -> Poll<()> {
+        self.log.borrow_mut().push("handle");
+        kernel.set_waiting_on(task, coros_kernel::WaitingOn::Other("forever"));
+        Poll::Pending
+    }
+
+    fn cancel(&mut self, _kernel: &mut Kernel, _task: TaskId) {
+        self.log.borrow_mut().push("cancel");
+    }
+}
+
+#[test]
+fn a_parked_user_call_is_cancelled_once_when_its_task_is_killed() {
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let l = log.clone();
+    Kernel::new()
+        .unwrap()
+        .block_on(async move {
+            let victim = spawn(syscall(ParkForever { log: l })).await.unwrap();
+            yield_now().await.unwrap();
+            kill(victim.id()).await.unwrap().unwrap();
+        })
+        .unwrap();
+    assert_eq!(*log.borrow(), ["handle", "cancel"]);
+}
+
+#[test]
+fn a_parked_user_call_is_cancelled_when_a_timeout_gives_up_on_it() {
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let l = log.clone();
+    let r = Kernel::new()
+        .unwrap()
+        .block_on(async move {
+            coros_kernel::timeout(
+                std::time::Duration::from_millis(1),
+                syscall(ParkForever { log: l }),
+            )
+            .await
+        })
+        .unwrap();
+    assert!(r.is_err());
+    // `handle` runs again each time the task resumes (the timer's wake-up resumes it too);
+    // `cancel` runs once, last.
+    let log = log.borrow();
+    assert_eq!(log.iter().filter(|&&e| e == "cancel").count(), 1);
+    assert_eq!(log.last(), Some(&"cancel"));
+}
+
+#[test]
+fn a_deadlock_report_names_a_user_calls_own_description() {
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let mut k = Kernel::new().unwrap();
+    k.spawn(syscall(ParkForever { log: log.clone() })).detach();
+    let err = k.run().unwrap_err();
+    assert_eq!(
+        err.deadlock().unwrap()[0].waiting_on,
+        coros_kernel::WaitingOn::Other("forever")
+    );
+    assert_eq!(
+        err.to_string(),
+        "deadlock: no task can run again; stuck: task 1 waits for forever"
+    );
+    // The stuck task is dropped when the run gives up, and its call withdrawn.
+    assert_eq!(*log.borrow(), ["handle", "cancel"]);
+}
