@@ -695,7 +695,7 @@ impl Kernel {
                 until: self.epoch + Duration::from_nanos(nanos),
             },
             WaitRepr::Join { index, seq } => match NonZeroU64::new(seq) {
-                Some(seq) => WaitingOn::Join(TaskId::new(seq, index, self.id as u32)),
+                Some(seq) => WaitingOn::Join(TaskId::new(seq, index, self.id as u16)),
                 None => WaitingOn::Waker,
             },
             WaitRepr::Readable(fd) => WaitingOn::Readable(fd),
