@@ -42,7 +42,7 @@ async fn serve(conn: TcpStream) -> io::Result<()> {
     }
 }
 
-async fn accept_loop(listener: TcpListener) -> io::Result<()> {
+pub(crate) async fn accept_loop(listener: TcpListener) -> io::Result<()> {
     loop {
         match listener.accept().await {
             Ok((conn, _peer)) => {

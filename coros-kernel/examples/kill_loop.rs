@@ -48,7 +48,7 @@ async fn killer() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+pub(crate) fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut kernel = Kernel::new()?;
     kernel.on_exit(|e| println!("Task {} terminated ({:?})", e.id, e.exit));
     let main = kernel.spawn(async { killer().await.map_err(|e| e.to_string()) });

@@ -46,7 +46,7 @@ async fn bar() -> Result<(), OutsideKernel> {
     Ok(())
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+pub(crate) fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut sched = Kernel::new()?;
     sched.on_exit(|exit| println!("Task {} terminated", exit.id));
     sched.spawn(foo()).detach();

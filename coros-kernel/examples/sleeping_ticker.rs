@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use coros_kernel::{Kernel, sleep, spawn, yield_now};
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+pub(crate) fn main() -> Result<(), Box<dyn std::error::Error>> {
     let start = Instant::now();
     let rounds = Rc::new(Cell::new(0u64));
     let r = rounds.clone();

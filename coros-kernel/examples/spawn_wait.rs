@@ -35,7 +35,7 @@ async fn parent() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+pub(crate) fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut kernel = Kernel::new()?;
     kernel.on_exit(|exit| println!("Task {} terminated", exit.id));
     let main = kernel.spawn(async { parent().await.map_err(|e| e.to_string()) });

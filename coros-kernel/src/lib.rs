@@ -111,3 +111,8 @@ pub use syscall::{
 };
 pub use task::{Exit, JoinHandle, TaskExit, TaskId, WaitingOn};
 pub use timer::TimerId;
+
+// The README's examples, which use both crates, run as this crate's doc tests.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+struct ReadmeDoctests;

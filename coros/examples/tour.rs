@@ -17,7 +17,7 @@ mod pipeline;
 #[path = "return_yield.rs"]
 mod return_yield;
 
-fn main() -> io::Result<()> {
+pub(crate) fn main() -> io::Result<()> {
     let mut out = io::stdout().lock();
     writeln!(
         out,

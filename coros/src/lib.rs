@@ -85,7 +85,3 @@ pub use coroutine::{Coroutine, Generator};
 pub use engine::{Co, Yield};
 pub use error::{ErrorKind, Interrupt, ResumeError};
 pub use state::{CoroutineState, Status};
-
-#[doc = include_str!("../../README.md")]
-#[cfg(doctest)]
-struct ReadmeDoctests;
