@@ -3,6 +3,13 @@
 //!
 //! Run: `cargo run -p coros-kernel --example tour`.
 
+// The tour gathers examples that each stand alone, and two of them include the same seed
+// program; each copy is used by its own example.
+#![allow(
+    clippy::duplicate_mod,
+    reason = "each included example keeps its own copy"
+)]
+
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::Shutdown;
 use std::time::Duration;
