@@ -3,19 +3,19 @@
 //!
 //! # How a system call reaches the kernel
 //!
-//! While `Kernel::run` runs, the kernel lives in a thread-local slot. Around each poll of a task
-//! the loop records which task runs and releases its own borrow, so a system call awaited anywhere
-//! inside that task (however deeply nested, and whatever waker the future above it uses) borrows
-//! the kernel from the slot, calls its `handle`, and gives the borrow back before returning.
+//! While `Kernel::run` runs, the kernel lives in the loop's frame. Around each poll of a task the
+//! loop records which task runs and makes the kernel reachable through a thread-local slot
+//! (`current.rs`), so a system call awaited anywhere inside that task (however deeply nested, and
+//! whatever waker the future above it uses) takes the kernel out of the slot, calls its `handle`,
+//! and puts it back before returning.
 //!
 //! Discussion: this is the safe form of "the kernel and the task, passed down". Tying the access
 //! to the identity of `cx.waker()` would be faster by a few nanoseconds, but a wrapper waker (an
 //! async generator driving its body, a `select`) hides the kernel's waker and would cut the call
-//! off from its kernel. The thread-local slot needs no `unsafe` and is checked at every use: no
-//! kernel, a kernel that is busy (a call awaited from an exit hook), or no current task all give
-//! [`OutsideKernel`] instead of a panic.
+//! off from its kernel. The slot is checked at every use: no kernel, a kernel that is busy (a
+//! call awaited from an exit hook, or from a destructor a call runs), or no current task all give
+//! [`OutsideKernel`](crate::OutsideKernel) instead of a panic.
 
-use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
@@ -28,7 +28,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use crate::error::{JoinError, JoinRepr, KillError, OutsideKernel, RunError, RunRepr, StuckTask};
+use crate::current::Scope;
+use crate::error::{JoinError, JoinRepr, KillError, RunError, RunRepr, StuckTask};
 use crate::poller::{Reactor, Remote};
 use crate::task::{
     Exit, JoinHandle, JoinSlot, QueueEntry, RunState, TaskCell, TaskExit, TaskId, TaskObj,
@@ -44,46 +45,6 @@ static NEXT_KERNEL_ID: AtomicU64 = AtomicU64::new(1);
 /// How many polls may pass before timers and I/O are looked at even though tasks are ready, so a
 /// task that yields in a loop cannot starve a sleeper or a socket (tokio uses the same number).
 const EVENT_INTERVAL: u32 = 61;
-
-thread_local! {
-    static CURRENT: RefCell<Option<Kernel>> = const { RefCell::new(None) };
-}
-
-/// Runs `f` with the running kernel and the task being polled.
-pub(crate) fn with_current<R>(
-    f: impl FnOnce(&mut Kernel, TaskId) -> R,
-) -> Result<R, OutsideKernel> {
-    CURRENT
-        .try_with(|c| {
-            let mut b = c.try_borrow_mut().ok()?;
-            let k = b.as_mut()?;
-            let task = k.current?;
-            Some(f(k, task))
-        })
-        .ok()
-        .flatten()
-        .ok_or(OutsideKernel)
-}
-
-/// Runs `f` with the running kernel whose id is `id`, if it is reachable from here.
-pub(crate) fn with_kernel_id<R>(id: u64, f: impl FnOnce(&mut Kernel) -> R) -> Option<R> {
-    CURRENT
-        .try_with(|c| {
-            let mut b = c.try_borrow_mut().ok()?;
-            let k = b.as_mut().filter(|k| k.id == id)?;
-            Some(f(k))
-        })
-        .ok()
-        .flatten()
-}
-
-/// Runs `f` with the kernel the loop installed; only the loop calls it, between polls.
-fn with_installed<R>(f: impl FnOnce(&mut Kernel) -> R) -> R {
-    CURRENT.with(|c| {
-        let mut b = c.borrow_mut();
-        f(b.as_mut().expect("the running kernel is installed"))
-    })
-}
 
 /// A single-threaded kernel that runs tasks (any `Future + 'static`), as pyos's `Scheduler`.
 ///
@@ -231,7 +192,7 @@ impl Kernel {
     ///
     /// The library prints nothing itself; the pyos example prints `Task N terminated` from here.
     /// The hook runs inside the kernel's bookkeeping: system calls awaited from it fail with
-    /// [`OutsideKernel`].
+    /// [`OutsideKernel`](crate::OutsideKernel).
     ///
     /// # Examples
     ///
@@ -331,22 +292,28 @@ impl Kernel {
     fn drive(mut self) -> Result<(), RunError> {
         self.running = true;
         let remote = self.remote.clone();
-        let _guard = Enter::install(self);
+        let mut run = Run {
+            scope: Scope::enter(),
+            kernel: self,
+        };
+        let Run { scope, kernel } = &mut run;
         loop {
-            match with_installed(Kernel::next_step) {
+            match kernel.next_step() {
                 Step::Poll(task, obj) => {
                     let poll_waker = PollWaker {
                         remote: &remote,
                         index: task.index(),
                         seq: task.as_u64(),
                     };
-                    let res = poll_waker.with(|waker| {
-                        let mut cx = Context::from_waker(waker);
-                        panic::catch_unwind(AssertUnwindSafe(|| obj.poll_task(&mut cx)))
+                    let res = scope.lend_during(kernel, || {
+                        poll_waker.with(|waker| {
+                            let mut cx = Context::from_waker(waker);
+                            panic::catch_unwind(AssertUnwindSafe(|| obj.poll_task(&mut cx)))
+                        })
                     });
-                    if with_installed(|k| k.after_poll(task, obj, res)) {
-                        bury();
-                        with_installed(Kernel::deliver_exits);
+                    if kernel.after_poll(task, obj, res) {
+                        kernel.bury(scope);
+                        kernel.deliver_exits();
                     }
                 }
                 Step::Done => return Ok(()),
@@ -790,69 +757,46 @@ impl Kernel {
     }
 }
 
-/// Drops the futures of killed and failed tasks, with the kernel released so that their
-/// destructors may reach it.
-fn bury() {
-    loop {
-        let (dead, released) = with_installed(|k| {
-            (
-                std::mem::take(&mut k.graveyard),
-                std::mem::take(&mut k.released),
-            )
-        });
-        if dead.is_empty() && released.is_empty() {
-            return;
-        }
-        for obj in released {
-            let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(obj)));
-        }
-        for (obj, err) in dead {
-            // A destructor that panics must not take the kernel down with it.
-            let _ = panic::catch_unwind(AssertUnwindSafe(|| obj.drop_future()));
-            obj.fail(err);
-        }
-    }
+/// A kernel while it runs, with the scope that makes it reachable around each poll.
+struct Run {
+    scope: Scope,
+    kernel: Kernel,
 }
 
-/// Installs a kernel in the thread-local slot for the length of a run, restoring whatever was
-/// there before (a kernel run from inside another kernel's task), also on unwind.
-struct Enter {
-    prev: Option<Kernel>,
-}
-
-impl Enter {
-    fn install(kernel: Kernel) -> Enter {
-        let prev = CURRENT.with(|c| c.replace(Some(kernel)));
-        Enter { prev }
-    }
-}
-
-impl Drop for Enter {
+impl Drop for Run {
     fn drop(&mut self) {
-        // Tasks still alive are ended as killed, and dropped while the kernel is still installed
+        // Tasks still alive are ended as killed, and dropped while the kernel is still reachable
         // so that their destructors can withdraw what they registered.
-        let _ = CURRENT.try_with(|c| {
-            if let Ok(mut b) = c.try_borrow_mut()
-                && let Some(k) = b.as_mut()
-            {
-                k.current = None;
-                k.exit_hook = None;
-                for id in k.task_ids() {
-                    k.finish(id, None);
+        let k = &mut self.kernel;
+        k.current = None;
+        k.exit_hook = None;
+        for id in k.task_ids() {
+            k.finish(id, None);
+        }
+        k.bury(&self.scope);
+    }
+}
+
+impl Kernel {
+    /// Drops the futures of killed and failed tasks, with the kernel reachable so that their
+    /// destructors may withdraw what they registered.
+    fn bury(&mut self, scope: &Scope) {
+        loop {
+            let dead = std::mem::take(&mut self.graveyard);
+            let released = std::mem::take(&mut self.released);
+            if dead.is_empty() && released.is_empty() {
+                return;
+            }
+            scope.lend_during(self, || {
+                for obj in released {
+                    let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(obj)));
                 }
-            }
-        });
-        let _ = CURRENT.try_with(|c| {
-            if c.try_borrow_mut().is_ok() {
-                bury();
-            }
-        });
-        let _ = CURRENT.try_with(|c| {
-            if let Ok(mut b) = c.try_borrow_mut() {
-                let mine = std::mem::replace(&mut *b, self.prev.take());
-                drop(b);
-                drop(mine);
-            }
-        });
+                for (obj, err) in dead {
+                    // A destructor that panics must not take the kernel down with it.
+                    let _ = panic::catch_unwind(AssertUnwindSafe(|| obj.drop_future()));
+                    obj.fail(err);
+                }
+            });
+        }
     }
 }

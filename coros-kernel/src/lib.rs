@@ -93,6 +93,7 @@
 //!
 //! None.
 
+mod current;
 mod error;
 mod kernel;
 mod net;

@@ -19,7 +19,7 @@ use rustix::io::Errno;
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
 use crate::Kernel;
-use crate::kernel::with_kernel_id;
+use crate::current::with_kernel_id;
 use crate::poller::{Dir, IoKey, Remote};
 use crate::syscall::{Call, SystemCall, io_poll};
 use crate::task::TaskId;

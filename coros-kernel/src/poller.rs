@@ -37,8 +37,8 @@ use rustix::event::{EventfdFlags, Timespec, eventfd};
 use rustix::fd::OwnedFd;
 use rustix::io::Errno;
 
+use crate::current::with_kernel_id;
 use crate::error::ResourceBusy;
-use crate::kernel::with_kernel_id;
 use crate::task::TaskId;
 
 /// The key of the notifier's events; registrations use keys below it.

@@ -11,8 +11,8 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::Kernel;
+use crate::current::{with_current, with_kernel_id};
 use crate::error::{Elapsed, JoinError, JoinRepr, KillError, OutsideKernel};
-use crate::kernel::{with_current, with_kernel_id};
 use crate::poller::{Dir, IoKey};
 use crate::task::{JoinHandle, TaskId, TaskObj, WaitingOn};
 use crate::timer::TimerId;
