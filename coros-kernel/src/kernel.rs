@@ -16,7 +16,6 @@
 //! call awaited from an exit hook, or from a destructor a call runs), or no current task all give
 //! [`OutsideKernel`](crate::OutsideKernel) instead of a panic.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::io;
@@ -32,7 +31,7 @@ use crate::current::Scope;
 use crate::error::{JoinError, JoinRepr, KillError, RunError, RunRepr, StuckTask};
 use crate::poller::{Reactor, Remote};
 use crate::task::{
-    Exit, JoinHandle, JoinSlot, QueueEntry, RunState, TaskCell, TaskExit, TaskId, TaskObj,
+    Exit, JoinHandle, JoinSlot, ReadyQueue, RunState, TaskCell, TaskExit, TaskId, TaskObj,
     TaskTable, WaitRepr, WaitingOn,
 };
 use crate::timer::{TimerId, Timers};
@@ -90,11 +89,15 @@ const EVENT_INTERVAL: u32 = 61;
 pub struct Kernel {
     id: u64,
     tasks: TaskTable,
-    ready: VecDeque<QueueEntry>,
+    ready: ReadyQueue,
     timers: Timers,
     reactor: Reactor,
     remote: Arc<Remote>,
     current: Option<TaskId>,
+    /// Someone woke the current task while it ran: it goes back to the ready queue after.
+    current_woken: bool,
+    /// The current task killed itself: it ends as killed when its poll returns.
+    current_killed: bool,
     graveyard: Vec<(Rc<dyn TaskObj>, JoinError)>,
     /// Finished tasks whose value no one will take, to drop with the kernel released.
     released: Vec<Rc<dyn TaskObj>>,
@@ -140,11 +143,13 @@ impl Kernel {
         Ok(Kernel {
             id,
             tasks: TaskTable::new(id),
-            ready: VecDeque::new(),
+            ready: ReadyQueue::new(),
             timers: Timers::new(),
             reactor: Reactor::new(),
             remote: Arc::new(Remote::new(id)?),
             current: None,
+            current_woken: false,
+            current_killed: false,
             graveyard: Vec::new(),
             released: Vec::new(),
             exit_hook: None,
@@ -184,7 +189,7 @@ impl Kernel {
         let task: Rc<dyn TaskObj> = cell.clone();
         let join: Rc<dyn JoinSlot<F::Output>> = cell;
         let id = self.tasks.insert(seq, task);
-        self.ready.push_back(id.into());
+        self.ready.push(id.into());
         JoinHandle::new(id, join)
     }
 
@@ -342,15 +347,16 @@ impl Kernel {
                     return Step::Fail(RunError::new(RunRepr::Io(e)));
                 }
             }
-            while let Some(entry) = self.ready.pop_front() {
+            while let Some(entry) = self.ready.pop() {
                 let Some((id, slot)) = self.tasks.queued(entry) else {
                     continue;
                 };
                 slot.state = RunState::Running;
-                slot.notified = false;
                 slot.waiting = WaitRepr::Unknown;
                 let obj = slot.task.clone().expect("a queued task is in its slot");
                 self.current = Some(id);
+                self.current_woken = false;
+                self.current_killed = false;
                 return Step::Poll(id, obj);
             }
             if self.tasks.live() == 0 {
@@ -416,18 +422,14 @@ impl Kernel {
         self.current = None;
         match res {
             Ok(Poll::Pending) => {
-                let slot = self
-                    .tasks
-                    .get_mut(task)
-                    .expect("a running task stays in the table");
                 drop(obj);
-                if slot.kill_requested {
+                if self.current_killed {
                     self.finish(task, None);
                 } else {
-                    if slot.notified {
-                        slot.notified = false;
+                    let slot = self.tasks.running_mut(task);
+                    if self.current_woken {
                         slot.state = RunState::Queued;
-                        self.ready.push_back(task.into());
+                        self.ready.push(task.into());
                     } else {
                         slot.state = RunState::Parked;
                         if slot.waiting == WaitRepr::Unknown {
@@ -529,16 +531,27 @@ impl Kernel {
     /// Schedules `task` to run: to the back of the ready queue if parked; if it is the running
     /// task, it goes back there when its poll returns. Waking a task that is already queued, or
     /// that has ended, does nothing.
+    #[inline]
     pub fn wake(&mut self, task: TaskId) {
+        if self.current == Some(task) {
+            // The usual case (a yield, a call answered by a wake-up): no table lookup.
+            self.current_woken = true;
+        } else {
+            self.wake_other(task);
+        }
+    }
+
+    #[inline(never)]
+    fn wake_other(&mut self, task: TaskId) {
         let Some(slot) = self.tasks.get_mut(task) else {
             return;
         };
         match slot.state {
             RunState::Parked => {
                 slot.state = RunState::Queued;
-                self.ready.push_back(task.into());
+                self.ready.push(task.into());
             }
-            RunState::Running => slot.notified = true,
+            RunState::Running => self.current_woken = true,
             RunState::Queued => {}
         }
     }
@@ -576,7 +589,7 @@ impl Kernel {
             return Err(KillError::new(task, finished));
         };
         if slot.state == RunState::Running {
-            slot.kill_requested = true;
+            self.current_killed = true;
             return Ok(());
         }
         // Discussion: the victim's future is not dropped here: `kill` may run inside another

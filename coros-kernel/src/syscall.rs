@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::Kernel;
-use crate::current::{with_current, with_kernel_id};
+use crate::current::{with_current, with_kernel_tag};
 use crate::error::{Elapsed, JoinError, JoinRepr, KillError, OutsideKernel};
 use crate::poller::{Dir, IoKey};
 use crate::task::{JoinHandle, TaskId, TaskObj, WaitingOn};
@@ -95,21 +95,18 @@ pub fn syscall<S: SystemCall>(call: S) -> Call<S> {
 #[must_use = "a system call does nothing unless awaited"]
 pub struct Call<S: SystemCall> {
     call: S,
-    state: CallState,
-}
-
-enum CallState {
-    Fresh,
-    Parked { task: TaskId, kernel: u64 },
-    Done,
+    /// The task the call parked, while it is parked; its id also names its kernel.
+    ///
+    /// Discussion: the id carries the low 16 bits of its kernel's id, which is what `Drop`
+    /// checks before it cancels, as `Kernel` checks a `TaskId` it is given. A separate kernel
+    /// field (and a state besides `Fresh`/`Parked`/`Done`) made every `Call`, and so every
+    /// `JoinHandle`, 16 bytes larger.
+    parked: Option<TaskId>,
 }
 
 impl<S: SystemCall> Call<S> {
     pub(crate) fn new(call: S) -> Call<S> {
-        Call {
-            call,
-            state: CallState::Fresh,
-        }
+        Call { call, parked: None }
     }
 
     pub(crate) fn get_ref(&self) -> &S {
@@ -119,10 +116,10 @@ impl<S: SystemCall> Call<S> {
 
 impl<S: SystemCall> fmt::Debug for Call<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = match self.state {
-            CallState::Fresh => "fresh",
-            CallState::Parked { .. } => "parked",
-            CallState::Done => "done",
+        let state = if self.parked.is_some() {
+            "parked"
+        } else {
+            "not parked"
         };
         f.debug_struct("Call")
             .field("call", &std::any::type_name::<S>())
@@ -134,20 +131,21 @@ impl<S: SystemCall> fmt::Debug for Call<S> {
 impl<S: SystemCall> Future for Call<S> {
     type Output = Result<S::Output, OutsideKernel>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let call = &mut this.call;
-        match with_current(|k, task| (call.handle(k, task), task, k.kernel_id())) {
+        match with_current(|k, task| (call.handle(k, task), task)) {
             Err(e) => {
-                this.state = CallState::Done;
+                this.parked = None;
                 Poll::Ready(Err(e))
             }
-            Ok((Poll::Ready(v), _, _)) => {
-                this.state = CallState::Done;
+            Ok((Poll::Ready(v), _)) => {
+                this.parked = None;
                 Poll::Ready(Ok(v))
             }
-            Ok((Poll::Pending, task, kernel)) => {
-                this.state = CallState::Parked { task, kernel };
+            Ok((Poll::Pending, task)) => {
+                this.parked = Some(task);
                 Poll::Pending
             }
         }
@@ -156,9 +154,9 @@ impl<S: SystemCall> Future for Call<S> {
 
 impl<S: SystemCall> Drop for Call<S> {
     fn drop(&mut self) {
-        if let CallState::Parked { task, kernel } = self.state {
+        if let Some(task) = self.parked {
             let call = &mut self.call;
-            with_kernel_id(kernel, |k| call.cancel(k, task));
+            with_kernel_tag(task.kernel(), |k| call.cancel(k, task));
         }
     }
 }
