@@ -41,6 +41,7 @@ use core::cell::Cell;
 use core::fmt;
 use core::future::Future;
 use core::marker::PhantomData;
+use core::mem::MaybeUninit;
 use core::pin::Pin;
 use core::ptr;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -265,7 +266,7 @@ impl<Y, R, E> Co<Y, R, E> {
     pub fn yield_(&self, value: Y) -> Yield<Y, R, E> {
         Yield {
             state: self.id | HELD,
-            value: Some(value),
+            value: MaybeUninit::new(value),
             _types: PhantomData,
         }
     }
@@ -292,13 +293,24 @@ pub struct Yield<Y, R, E> {
     /// word answers both questions a poll asks: is this my coroutine's frame, and have I
     /// yielded yet.
     state: u64,
-    /// `Some` exactly while `state` has [`HELD`].
-    value: Option<Y>,
+    /// Initialized exactly while `state` has [`HELD`]. (An `Option` would add a tag that every
+    /// round trip writes twice.)
+    value: MaybeUninit<Y>,
     _types: PhantomData<fn(Y) -> (R, E)>,
 }
 
 /// The low bit of [`Yield::state`]: the value is still in the yield. Ids are even.
 const HELD: u64 = 1;
+
+impl<Y, R, E> Drop for Yield<Y, R, E> {
+    #[inline]
+    fn drop(&mut self) {
+        if core::mem::needs_drop::<Y>() && self.state & HELD != 0 {
+            // SAFETY: `value` is initialized while `state` has `HELD` (see the field).
+            unsafe { self.value.assume_init_drop() }
+        }
+    }
+}
 
 impl<Y, R, E> Unpin for Yield<Y, R, E> {}
 
@@ -325,26 +337,14 @@ impl<Y, R, E> Future for Yield<Y, R, E> {
         if head.thread != thread_mark() {
             return Poll::Pending;
         }
-        if this.state == head.id | HELD {
+        // Ids are even; saying so lets the compiler see that a fresh yield (whose state has
+        // `HELD`) is never the resumed one, and test it once.
+        let id = head.id & !HELD;
+        if this.state == id {
+            // Resumed after handing the value over: take what the driver sent.
             // SAFETY: the vtable check makes `data` a live `Frame` (see `header`); the id in
             // `state` equals the frame's, so it is the frame of this handle's coroutine, whose
             // types are `Y, R, E`; equal thread marks mean we are on the driver's thread.
-            let frame = unsafe { &*waker.data().cast::<Frame<Y, R, E>>() };
-            let slot = &frame.slot;
-            match slot.replace(Slot::Empty) {
-                Slot::Empty => {
-                    this.state = head.id;
-                    if let Some(value) = this.value.take() {
-                        slot.set(Slot::Yielded(value));
-                    }
-                }
-                // Another yield of this body already went up in this step (two yields
-                // under one `join!`); wait for the next step.
-                other => slot.set(other),
-            }
-            Poll::Pending
-        } else if this.state == head.id {
-            // SAFETY: as above.
             let frame = unsafe { &*waker.data().cast::<Frame<Y, R, E>>() };
             let slot = &frame.slot;
             match slot.replace(Slot::Empty) {
@@ -356,6 +356,23 @@ impl<Y, R, E> Future for Yield<Y, R, E> {
                     Poll::Pending
                 }
             }
+        } else if this.state == id | HELD {
+            // SAFETY: as above.
+            let frame = unsafe { &*waker.data().cast::<Frame<Y, R, E>>() };
+            let slot = &frame.slot;
+            match slot.replace(Slot::Empty) {
+                Slot::Empty => {
+                    this.state = id;
+                    // SAFETY: `state` had `HELD`, so `value` is initialized; clearing `HELD`
+                    // above makes this read its only move out.
+                    let value = unsafe { this.value.assume_init_read() };
+                    slot.set(Slot::Yielded(value));
+                }
+                // Another yield of this body already went up in this step (two yields
+                // under one `join!`); wait for the next step.
+                other => slot.set(other),
+            }
+            Poll::Pending
         } else {
             // Another coroutine's frame.
             Poll::Pending

@@ -124,16 +124,33 @@ impl<F: Future> Machine<F> {
             // `begin` refuses every step of a finished coroutine, so no body means no step.
             return Stepped::Pending(input);
         };
-        // If the body panics, the phase stays `Running`, which the next `begin` reads as "the
-        // previous step panicked". (A drop guard instead of this store measured slower.)
-        self.phase = Phase::Running;
+        // If the body panics, the guard marks the phase `Running` while unwinding, which the
+        // next `begin` reads as "the previous step panicked". A step that returns forgets the
+        // guard, so the hot path stores the phase once, after the poll.
+        let guard = Unwinding(&mut self.phase);
         let stepped = Frame::step(self.id, outer, input, body.as_mut());
+        core::mem::forget(guard);
         match &stepped {
             Stepped::Complete(_) => self.finish(),
-            Stepped::Yielded(_) => self.phase = Phase::Suspended,
+            // A send found the phase `Suspended` and leaves it so: skipping the store lets
+            // the compiler drop it from a loop of sends.
+            Stepped::Yielded(_) => {
+                if self.phase != Phase::Suspended {
+                    self.phase = Phase::Suspended;
+                }
+            }
             Stepped::Pending(_) => self.phase = Phase::Waiting,
         }
         stepped
+    }
+}
+
+/// Marks a step as panicked: dropped only while a panic unwinds out of the body's poll.
+struct Unwinding<'a>(&'a mut Phase);
+
+impl Drop for Unwinding<'_> {
+    fn drop(&mut self) {
+        *self.0 = Phase::Running;
     }
 }
 
