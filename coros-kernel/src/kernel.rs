@@ -32,7 +32,7 @@ use crate::error::{JoinError, JoinRepr, KillError, RunError, RunRepr, StuckTask}
 use crate::poller::{Reactor, Remote};
 use crate::task::{
     Exit, JoinHandle, JoinSlot, ReadyQueue, RunState, TaskCell, TaskExit, TaskId, TaskObj,
-    TaskTable, WaitRepr, WaitingOn,
+    TaskTable, WaitKind, WaitRepr, WaitingOn,
 };
 use crate::timer::{TimerId, Timers};
 use crate::waker::PollWaker;
@@ -185,7 +185,7 @@ impl Kernel {
     {
         let seq = NonZeroU64::new(self.next_seq).expect("task numbers start at 1");
         self.next_seq += 1;
-        let cell = Rc::new(TaskCell::new(seq.get(), fut));
+        let cell = Rc::new(TaskCell::new(fut));
         let task: Rc<dyn TaskObj> = cell.clone();
         let join: Rc<dyn JoinSlot<F::Output>> = cell;
         let id = self.tasks.insert(seq, task);
@@ -352,7 +352,7 @@ impl Kernel {
                     continue;
                 };
                 slot.state = RunState::Running;
-                slot.waiting = WaitRepr::Unknown;
+                slot.waiting = WaitRepr::UNKNOWN;
                 let obj = slot.task.clone().expect("a queued task is in its slot");
                 self.current = Some(id);
                 self.current_woken = false;
@@ -432,8 +432,8 @@ impl Kernel {
                         self.ready.push(task.into());
                     } else {
                         slot.state = RunState::Parked;
-                        if slot.waiting == WaitRepr::Unknown {
-                            slot.waiting = WaitRepr::Waker;
+                        if slot.waiting == WaitRepr::UNKNOWN {
+                            slot.waiting = WaitRepr::WAKER;
                         }
                     }
                 }
@@ -644,17 +644,14 @@ impl Kernel {
 
     fn pack_wait(&mut self, what: WaitingOn) -> WaitRepr {
         match what {
-            WaitingOn::Sleep { until } => WaitRepr::Sleep(
+            WaitingOn::Sleep { until } => WaitRepr::sleep(
                 u64::try_from(until.saturating_duration_since(self.epoch).as_nanos())
                     .unwrap_or(u64::MAX),
             ),
-            WaitingOn::Join(id) => WaitRepr::Join {
-                index: id.index(),
-                seq: id.as_u64(),
-            },
-            WaitingOn::Readable(fd) => WaitRepr::Readable(fd),
-            WaitingOn::Writable(fd) => WaitRepr::Writable(fd),
-            WaitingOn::Waker => WaitRepr::Waker,
+            WaitingOn::Join(id) => WaitRepr::join(id),
+            WaitingOn::Readable(fd) => WaitRepr::readable(fd),
+            WaitingOn::Writable(fd) => WaitRepr::writable(fd),
+            WaitingOn::Waker => WaitRepr::WAKER,
             WaitingOn::Other(text) => {
                 let i = match self.wait_texts.iter().position(|t| std::ptr::eq(*t, text)) {
                     Some(i) => i,
@@ -663,24 +660,24 @@ impl Kernel {
                         self.wait_texts.len() - 1
                     }
                 };
-                WaitRepr::Other(i as u32)
+                WaitRepr::other(i as u32)
             }
         }
     }
 
     fn unpack_wait(&self, w: WaitRepr) -> WaitingOn {
-        match w {
-            WaitRepr::Unknown | WaitRepr::Waker => WaitingOn::Waker,
-            WaitRepr::Sleep(nanos) => WaitingOn::Sleep {
+        match w.kind() {
+            WaitKind::Unknown | WaitKind::Waker => WaitingOn::Waker,
+            WaitKind::Sleep(nanos) => WaitingOn::Sleep {
                 until: self.epoch + Duration::from_nanos(nanos),
             },
-            WaitRepr::Join { index, seq } => match NonZeroU64::new(seq) {
-                Some(seq) => WaitingOn::Join(TaskId::new(seq, index, self.id as u16)),
+            WaitKind::Join { index, seq_low } => match self.tasks.id_at_low(index, seq_low) {
+                Some(id) => WaitingOn::Join(id),
                 None => WaitingOn::Waker,
             },
-            WaitRepr::Readable(fd) => WaitingOn::Readable(fd),
-            WaitRepr::Writable(fd) => WaitingOn::Writable(fd),
-            WaitRepr::Other(i) => {
+            WaitKind::Readable(fd) => WaitingOn::Readable(fd),
+            WaitKind::Writable(fd) => WaitingOn::Writable(fd),
+            WaitKind::Other(i) => {
                 WaitingOn::Other(self.wait_texts.get(i as usize).copied().unwrap_or("?"))
             }
         }

@@ -112,6 +112,10 @@ impl<S: SystemCall> Call<S> {
     pub(crate) fn get_ref(&self) -> &S {
         &self.call
     }
+
+    pub(crate) fn get_mut(&mut self) -> &mut S {
+        &mut self.call
+    }
 }
 
 impl<S: SystemCall> fmt::Debug for Call<S> {
