@@ -3,10 +3,10 @@
 
 use std::cell::RefCell;
 use std::io;
-use std::net::Shutdown;
+use std::net::{Shutdown, SocketAddr};
 
 use coros::{AsyncGenerator, Co, CoroutineState::*, Interrupt};
-use coros_kernel::{Kernel, TcpListener, TcpStream, spawn, tid};
+use coros_kernel::{JoinHandle, Kernel, TcpListener, TcpStream, spawn, tid};
 
 #[path = "../examples/async_gen.rs"]
 mod kernel_seed;
@@ -93,6 +93,19 @@ fn the_tcp_pipeline_numbers_and_upper_cases_each_line() {
     assert_eq!(reply, "1: ONE\n2: TWO\n3: THREE, NO NEWLINE\n");
 }
 
+/// Starts a task that accepts one connection on a free loopback port and serves it.
+async fn pipeline_server() -> io::Result<(SocketAddr, JoinHandle<io::Result<usize>>)> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    let server = spawn(async move {
+        let (stream, _) = listener.accept().await?;
+        pipeline::serve(stream).await
+    })
+    .await
+    .map_err(io::Error::other)?;
+    Ok((addr, server))
+}
+
 /// Drives `serve` with a writer task and a reader task at once, so the transfer is larger
 /// than every socket buffer on the way and only completes if each stage waits its turn.
 #[test]
@@ -102,14 +115,7 @@ fn the_tcp_pipeline_streams_more_than_the_socket_buffers_hold() {
     let kernel = Kernel::new().unwrap();
     let (served, reply_lines) = kernel
         .block_on(async move {
-            let listener = TcpListener::bind("127.0.0.1:0")?;
-            let addr = listener.local_addr()?;
-            let server = spawn(async move {
-                let (stream, _) = listener.accept().await?;
-                pipeline::serve(stream).await
-            })
-            .await
-            .map_err(io::Error::other)?;
+            let (addr, server) = pipeline_server().await?;
             let stream = std::rc::Rc::new(TcpStream::connect(addr)?);
             let writer_stream = stream.clone();
             let writer = spawn(async move {
@@ -154,14 +160,7 @@ fn a_line_longer_than_the_limit_ends_the_connection_with_invalid_data() {
     let kernel = Kernel::new().unwrap();
     let result = kernel
         .block_on(async move {
-            let listener = TcpListener::bind("127.0.0.1:0")?;
-            let addr = listener.local_addr()?;
-            let server = spawn(async move {
-                let (stream, _) = listener.accept().await?;
-                pipeline::serve(stream).await
-            })
-            .await
-            .map_err(io::Error::other)?;
+            let (addr, server) = pipeline_server().await?;
             let stream = TcpStream::connect(addr)?;
             let writer = spawn(async move {
                 let chunk = vec![b'x'; 8192];
