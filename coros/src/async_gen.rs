@@ -50,6 +50,20 @@ use crate::state::{CoroutineState, Status};
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # }).unwrap();
 /// ```
+///
+/// A generator whose body holds something that is not `Send` is not `Send` either, so it
+/// cannot be spawned on a multi-threaded executor:
+///
+/// ```compile_fail
+/// use coros::{AsyncGenerator, Co};
+/// fn assert_send<T: Send>(_: T) {}
+/// let agen = AsyncGenerator::new(|co: Co<u8>| async move {
+///     let rc = std::rc::Rc::new(1u8);
+///     let _ = co.yield_(*rc).await;
+///     drop(rc);
+/// });
+/// assert_send(agen);
+/// ```
 pub struct AsyncGenerator<Y, R, E, F> {
     machine: Machine<F>,
     _types: PhantomData<fn(R, E) -> Y>,

@@ -303,3 +303,27 @@ impl<S: futures::Stream<Item = u32> + Unpin> PollNext for std::pin::Pin<&mut S> 
         self.get_mut().poll_next_unpin(cx)
     }
 }
+
+#[test]
+#[cfg_attr(
+    miri,
+    ignore = "tokio's I/O driver and clock are outside what Miri runs"
+)]
+fn async_generators_and_their_steps_are_send_when_their_bodies_are() {
+    fn assert_send<T: Send>(_: &T) {}
+    let mut agen = count_to(3);
+    assert_send(&agen);
+    assert_send(&agen.anext());
+    assert_send(&agen.aclose());
+    // And one moved into a multi-threaded runtime's task works there.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let task = runtime.spawn(async move {
+        let mut items = Vec::new();
+        while let Ok(Yielded(x)) = agen.anext().await {
+            items.push(x);
+        }
+        items
+    });
+    let got = runtime.block_on(task).unwrap();
+    assert_eq!(got, [0, 1, 2]);
+}
