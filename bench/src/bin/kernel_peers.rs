@@ -12,7 +12,9 @@
 //!   `tokio::task::yield_now`, smol with `smol::future::yield_now`.
 //! - **spawn + run + join**: a task spawns 1,000,000 trivial tasks, then joins each; ns per task.
 //! - **syscall round trip**: `tid().await` in a task, ns per call, against one layer-1
-//!   `Coroutine::send` round trip.
+//!   `Coroutine::send` round trip, and against the same loop awaiting a ready future instead of a
+//!   system call (the cost of the loop's shape: its counter lives in the task's heap frame,
+//!   which `black_box` makes the compiler store and reload on every turn).
 //! - **bytes per parked task**: 1,000,000 tasks parked on a future that never completes; the
 //!   growth of the process's peak RSS over an empty run, divided by the task count. Each figure
 //!   comes from a fresh process (this binary re-run with `--park PEER N`).
@@ -105,6 +107,21 @@ fn python_switch(runs: usize) -> Result<f64, String> {
     Ok(median(xs))
 }
 
+/// `n` awaits of an already-ready future in a kernel task, in the same loop as
+/// `kernel_work::syscall_tid`: what that loop costs without the system call.
+fn empty_await(n: usize) -> Duration {
+    let kernel = coros_kernel::Kernel::new().expect("kernel");
+    kernel
+        .block_on(async move {
+            let start = std::time::Instant::now();
+            for i in 0..n {
+                std::hint::black_box(std::future::ready(i).await);
+            }
+            start.elapsed()
+        })
+        .expect("run")
+}
+
 fn row(name: &str, unit: &str, v: [f64; 3], target: &str) {
     println!(
         "| {name:<34} | {:>9.1} | {:>9.1} | {:>9.1} | {:>6.2}x | {:>6.2}x | {target} |",
@@ -170,19 +187,27 @@ fn main() {
 
     let mut tid = Vec::new();
     let mut send = Vec::new();
+    let mut floor = Vec::new();
     for _ in 0..runs {
         tid.push(ns_per(kernel_work::syscall_tid(SYSCALLS), SYSCALLS));
         send.push(ns_per(
             kernel_work::layer1_send(SYSCALLS * 10),
             SYSCALLS * 10,
         ));
+        floor.push(ns_per(empty_await(SYSCALLS), SYSCALLS));
     }
-    let (tid, send) = (median(tid), median(send));
+    let (tid, send, floor) = (median(tid), median(send), median(floor));
     println!();
     println!(
         "syscall round trip (tid): {tid:.2} ns; layer-1 send round trip: {send:.2} ns; \
          ratio {:.2}x (target <= 2x)",
         tid / send
+    );
+    println!(
+        "the tid loop awaiting a ready future instead: {floor:.2} ns ({:.2}x send); \
+         the call itself: {:.2} ns",
+        floor / send,
+        tid - floor
     );
 
     let coros_switch = median(
