@@ -7,7 +7,7 @@ use core::marker::PhantomData;
 
 use crate::engine::{Co, Input, Stepped};
 use crate::error::{ErrorKind, ResumeError};
-use crate::machine::{Machine, Refused};
+use crate::machine::{Machine, Phase, Refused};
 use crate::state::{CoroutineState, Status};
 
 /// A coroutine driven synchronously: Python's generator with `send`, `throw` and `close`.
@@ -222,12 +222,21 @@ impl<Y, E, F: Future<Output = ()>> Iterator for Coroutine<Y, (), E, F> {
 
     #[inline]
     fn next(&mut self) -> Option<Y> {
-        let step = match self.machine.status() {
-            Status::Created => self.start().map_err(|_| ()),
-            Status::Suspended => self.send(()).map_err(|_| ()),
-            Status::Finished => return None,
+        // One step, as `start` or `send(())` would take it, without their error values.
+        let input = match self.machine.phase() {
+            Phase::Suspended => Input::Send(()),
+            Phase::Created => Input::Empty,
+            // Finished, or a step panicked (`Running`): nothing more comes.
+            Phase::Running | Phase::Waiting | Phase::Finished => return None,
         };
-        step.ok().and_then(CoroutineState::yielded)
+        match self.machine.step::<Y, (), E>(input, None) {
+            Stepped::Yielded(value) => Some(value),
+            Stepped::Complete(()) => None,
+            Stepped::Pending(_) => {
+                self.machine.finish();
+                None
+            }
+        }
     }
 }
 
