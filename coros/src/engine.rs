@@ -117,13 +117,13 @@ fn thread_mark() -> usize {
     THREAD_MARK.with(|mark| ptr::from_ref(mark) as usize)
 }
 
-static NEXT_ID: AtomicU64 = AtomicU64::new(2);
+static NEXT_ID: AtomicU64 = AtomicU64::new(FLAGS + 1);
 
-/// A fresh coroutine id, never reused in the life of the process. Ids are even: a [`Yield`]
-/// keeps its "value not handed over yet" flag in the low bit.
+/// A fresh coroutine id, never reused in the life of the process. Ids are multiples of 4: a
+/// [`Yield`] keeps its two flags in the low bits.
 pub(crate) fn next_id() -> u64 {
     // Relaxed is enough: only uniqueness matters, not ordering with other memory.
-    NEXT_ID.fetch_add(2, Ordering::Relaxed)
+    NEXT_ID.fetch_add(FLAGS + 1, Ordering::Relaxed)
 }
 
 /// The vtable that marks a waker as carrying a [`Frame`]. A `static`, so its address is unique.
@@ -289,9 +289,9 @@ impl<Y, R, E> fmt::Debug for Co<Y, R, E> {
 /// The future returned by [`Co::yield_`].
 #[must_use = "a yield does nothing unless awaited"]
 pub struct Yield<Y, R, E> {
-    /// The coroutine's id, with [`HELD`] set while `value` holds the value to hand over. One
-    /// word answers both questions a poll asks: is this my coroutine's frame, and have I
-    /// yielded yet.
+    /// The coroutine's id, with [`HELD`] set while `value` holds the value to hand over (and
+    /// maybe [`PARKED`]). One word answers both questions a poll asks: is this my coroutine's
+    /// frame, and have I yielded yet.
     state: u64,
     /// Initialized exactly while `state` has [`HELD`]. (An `Option` would add a tag that every
     /// round trip writes twice.)
@@ -299,8 +299,18 @@ pub struct Yield<Y, R, E> {
     _types: PhantomData<fn(Y) -> (R, E)>,
 }
 
-/// The low bit of [`Yield::state`]: the value is still in the yield. Ids are even.
+/// A flag of [`Yield::state`]: the value is still in the yield.
 const HELD: u64 = 1;
+/// A flag of [`Yield::state`], beside [`HELD`]: a poll found that the yield could not hand its
+/// value over yet.
+///
+/// No poll needs to know it. It is there so that every first poll writes `state` (clearing
+/// `HELD` or setting this): the state the yield was built with is then never read, and where
+/// the driver's loop is inlined whole (a coroutine made and driven in one function, an async
+/// step) the compiler drops that store, which leaves a round trip with nothing in memory.
+const PARKED: u64 = 2;
+/// Both flags; ids keep these bits clear.
+const FLAGS: u64 = HELD | PARKED;
 
 impl<Y, R, E> Drop for Yield<Y, R, E> {
     #[inline]
@@ -317,7 +327,7 @@ impl<Y, R, E> Unpin for Yield<Y, R, E> {}
 impl<Y, R, E> fmt::Debug for Yield<Y, R, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Yield")
-            .field("id", &(self.state & !HELD))
+            .field("id", &(self.state & !FLAGS))
             .field("handed_over", &(self.state & HELD == 0))
             .finish()
     }
@@ -330,52 +340,66 @@ impl<Y, R, E> Future for Yield<Y, R, E> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let waker = cx.waker();
-        if !ptr::eq(waker.vtable(), &VTABLE) {
-            return Poll::Ready(Err(Interrupt::Detached));
-        }
-        let head = header(waker.data());
-        if head.thread != thread_mark() {
-            return Poll::Pending;
-        }
-        // Ids are even; saying so lets the compiler see that a fresh yield (whose state has
-        // `HELD`) is never the resumed one, and test it once.
-        let id = head.id & !HELD;
-        if this.state == id {
-            // Resumed after handing the value over: take what the driver sent.
-            // SAFETY: the vtable check makes `data` a live `Frame` (see `header`); the id in
-            // `state` equals the frame's, so it is the frame of this handle's coroutine, whose
-            // types are `Y, R, E`; equal thread marks mean we are on the driver's thread.
-            let frame = unsafe { &*waker.data().cast::<Frame<Y, R, E>>() };
-            let slot = &frame.slot;
-            match slot.replace(Slot::Empty) {
-                Slot::Send(value) => Poll::Ready(Ok(value)),
-                Slot::Throw(error) => Poll::Ready(Err(Interrupt::Throw(error))),
-                Slot::Close => Poll::Ready(Err(Interrupt::Close)),
-                other => {
-                    slot.set(other);
-                    Poll::Pending
-                }
-            }
-        } else if this.state == id | HELD {
-            // SAFETY: as above.
-            let frame = unsafe { &*waker.data().cast::<Frame<Y, R, E>>() };
-            let slot = &frame.slot;
-            match slot.replace(Slot::Empty) {
-                Slot::Empty => {
-                    this.state = id;
-                    // SAFETY: `state` had `HELD`, so `value` is initialized; clearing `HELD`
-                    // above makes this read its only move out.
-                    let value = unsafe { this.value.assume_init_read() };
-                    slot.set(Slot::Yielded(value));
-                }
-                // Another yield of this body already went up in this step (two yields
-                // under one `join!`); wait for the next step.
-                other => slot.set(other),
-            }
-            Poll::Pending
+        let state = this.state;
+        // Every path but the resumed one writes `state` once, at the end: a yield that hands
+        // its value over clears `HELD`, one that cannot sets `PARKED` (see there).
+        let parked = if state & HELD != 0 {
+            state | PARKED
         } else {
-            // Another coroutine's frame.
-            Poll::Pending
-        }
+            state
+        };
+        let (poll, state) = if !ptr::eq(waker.vtable(), &VTABLE) {
+            (Poll::Ready(Err(Interrupt::Detached)), parked)
+        } else {
+            let head = header(waker.data());
+            // Ids keep the flag bits clear; saying so lets the compiler see that a fresh
+            // yield (whose state has `HELD`) is never the resumed one, and test it once.
+            let id = head.id & !FLAGS;
+            if head.thread != thread_mark() {
+                (Poll::Pending, parked)
+            } else if state == id {
+                // Resumed after handing the value over: take what the driver sent. The state
+                // stays as it is, with no store.
+                // SAFETY: the vtable check makes `data` a live `Frame` (see `header`); the id
+                // in `state` equals the frame's, so it is the frame of this handle's
+                // coroutine, whose types are `Y, R, E`; equal thread marks mean we are on the
+                // driver's thread.
+                let frame = unsafe { &*waker.data().cast::<Frame<Y, R, E>>() };
+                let slot = &frame.slot;
+                return match slot.replace(Slot::Empty) {
+                    Slot::Send(value) => Poll::Ready(Ok(value)),
+                    Slot::Throw(error) => Poll::Ready(Err(Interrupt::Throw(error))),
+                    Slot::Close => Poll::Ready(Err(Interrupt::Close)),
+                    other => {
+                        slot.set(other);
+                        Poll::Pending
+                    }
+                };
+            } else if parked == id | FLAGS {
+                // SAFETY: as above.
+                let frame = unsafe { &*waker.data().cast::<Frame<Y, R, E>>() };
+                let slot = &frame.slot;
+                match slot.replace(Slot::Empty) {
+                    Slot::Empty => {
+                        // SAFETY: `state` has `HELD`, so `value` is initialized; the state
+                        // written below clears `HELD`, which makes this its only move out.
+                        let value = unsafe { this.value.assume_init_read() };
+                        slot.set(Slot::Yielded(value));
+                        (Poll::Pending, id)
+                    }
+                    // Another yield of this body already went up in this step (two yields
+                    // under one `join!`); wait for the next step.
+                    other => {
+                        slot.set(other);
+                        (Poll::Pending, parked)
+                    }
+                }
+            } else {
+                // Another coroutine's frame.
+                (Poll::Pending, parked)
+            }
+        };
+        this.state = state;
+        poll
     }
 }
