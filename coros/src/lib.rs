@@ -38,8 +38,9 @@
 //!
 //! Both drivers share one engine: the driver puts what it sends in a slot on its own stack and
 //! polls the body once; the pending yield takes it, and the next yield puts its value there.
-//! The slot reaches the yield only through the poll's waker, which keeps a round trip at the
-//! cost of a nightly `std::ops::Coroutine` resume.
+//! The slot reaches the yield only through the poll's waker, so the body owns no part of it
+//! and the compiler can keep the exchange in registers: no allocation per resume, and a round
+//! trip faster than every stable peer's (the bench crate measures them side by side).
 //!
 //! # Python and coros
 //!
