@@ -40,8 +40,9 @@ fn tokio_rt() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
-/// `tasks` tasks each yield `yields` times; returns the time taken (spawning included, which
-/// is small next to the switches when `yields` is large).
+/// `tasks` tasks each yield `yields` times; returns the time taken from the moment all are
+/// spawned until all have finished (each peer's clock starts after its spawns, so that with
+/// many tasks and few yields the figure is still the switches').
 pub(crate) fn switch(peer: Peer, tasks: usize, yields: usize) -> Duration {
     match peer {
         Peer::Coros => {
@@ -61,7 +62,6 @@ pub(crate) fn switch(peer: Peer, tasks: usize, yields: usize) -> Duration {
         }
         Peer::Tokio => {
             let rt = tokio_rt();
-            let start = Instant::now();
             rt.block_on(async {
                 let handles: Vec<_> = (0..tasks)
                     .map(|_| {
@@ -72,15 +72,16 @@ pub(crate) fn switch(peer: Peer, tasks: usize, yields: usize) -> Duration {
                         })
                     })
                     .collect();
+                // The spawned tasks first run when this one awaits.
+                let start = Instant::now();
                 for h in handles {
                     h.await.expect("join");
                 }
-            });
-            start.elapsed()
+                start.elapsed()
+            })
         }
         Peer::Smol => {
             let ex = async_executor::LocalExecutor::new();
-            let start = Instant::now();
             futures::executor::block_on(ex.run(async {
                 let handles: Vec<_> = (0..tasks)
                     .map(|_| {
@@ -91,11 +92,12 @@ pub(crate) fn switch(peer: Peer, tasks: usize, yields: usize) -> Duration {
                         })
                     })
                     .collect();
+                let start = Instant::now();
                 for h in handles {
                     h.await;
                 }
-            }));
-            start.elapsed()
+                start.elapsed()
+            }))
         }
     }
 }
@@ -150,6 +152,94 @@ pub(crate) fn spawn_join(peer: Peer, n: usize) -> Duration {
                 }
             }));
             start.elapsed()
+        }
+    }
+}
+
+/// The CPU time every thread of this process has used so far, in nanoseconds, from the
+/// scheduler's statistics (`/proc/self/task/*/schedstat`); `None` where the OS does not tell.
+pub(crate) fn process_cpu_ns() -> Option<u64> {
+    let mut total = 0;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(total)
+}
+
+/// How long after the start the `i`th of `n` timers fires: the deadlines spread over a window
+/// that grows with `n` (1 ms plus 1 µs per timer), so that arming them all takes less time
+/// than the earliest one waits and every timer is armed before it is due.
+fn timer_delay(i: usize, n: usize) -> Duration {
+    let window = Duration::from_millis(1) + Duration::from_micros(n as u64);
+    window + window * (i % 64) as u32 / 64
+}
+
+/// Spawns `n` tasks from a task, each sleeping until its own deadline (see [`timer_delay`]),
+/// and joins each; returns the CPU time the process used meanwhile, in nanoseconds (the
+/// waiting itself costs none), or `None` where the OS does not tell.
+pub(crate) fn timers(peer: Peer, n: usize) -> Option<u64> {
+    match peer {
+        Peer::Coros => {
+            let kernel = coros_kernel::Kernel::new().expect("kernel");
+            let cpu0 = process_cpu_ns()?;
+            let start = Instant::now();
+            kernel
+                .block_on(async move {
+                    let mut handles = Vec::with_capacity(n);
+                    for i in 0..n {
+                        let deadline = start + timer_delay(i, n);
+                        handles.push(
+                            coros_kernel::spawn(async move {
+                                coros_kernel::sleep_until(deadline)
+                                    .await
+                                    .expect("in the kernel");
+                            })
+                            .await
+                            .expect("in the kernel"),
+                        );
+                    }
+                    for h in handles {
+                        h.await.expect("join");
+                    }
+                })
+                .expect("run");
+            Some(process_cpu_ns()? - cpu0)
+        }
+        Peer::Tokio => {
+            let rt = tokio_rt();
+            let cpu0 = process_cpu_ns()?;
+            let start = tokio::time::Instant::now();
+            rt.block_on(async {
+                let mut handles = Vec::with_capacity(n);
+                for i in 0..n {
+                    let deadline = start + timer_delay(i, n);
+                    handles.push(tokio::spawn(tokio::time::sleep_until(deadline)));
+                }
+                for h in handles {
+                    h.await.expect("join");
+                }
+            });
+            Some(process_cpu_ns()? - cpu0)
+        }
+        Peer::Smol => {
+            let ex = async_executor::LocalExecutor::new();
+            let cpu0 = process_cpu_ns()?;
+            let start = Instant::now();
+            // smol's own `block_on` drives the timers' reactor on this thread.
+            smol::block_on(ex.run(async {
+                let mut handles = Vec::with_capacity(n);
+                for i in 0..n {
+                    let deadline = start + timer_delay(i, n);
+                    handles.push(ex.spawn(async move {
+                        smol::Timer::at(deadline).await;
+                    }));
+                }
+                for h in handles {
+                    h.await;
+                }
+            }));
+            Some(process_cpu_ns()? - cpu0)
         }
     }
 }
