@@ -5,14 +5,16 @@
 //!
 //! | phase | body | entered by | left by |
 //! |---|---|---|---|
-//! | `Created` | not polled yet | `new` | start (→ `Running`), throw or close (→ `Finished`) |
-//! | `Suspended` | at a yield | a step that yielded | send, throw, close (→ `Running`) |
-//! | `Running` | inside a poll | a step starting | the step's end; a panic leaves it set, and the next resume finishes the coroutine |
-//! | `Waiting` | awaiting something that is not a yield | an async step that returned `Pending` | the next poll of that step (→ `Running`) |
+//! | `Created` | not polled yet | `new` | start (a step), throw or close (→ `Finished`) |
+//! | `Suspended` | at a yield | a step that yielded | send, throw, close (a step) |
+//! | `Running` | unusable: a poll panicked | a panic unwinding out of a step | the next resume, which finishes the coroutine |
+//! | `Waiting` | awaiting something that is not a yield | an async step that returned `Pending` | the next poll of that step |
 //! | `Finished` | dropped | completion, stall, panic, close, throw before start | — |
 //!
-//! Only the driver that holds `&mut` changes the phase; one phase at a time. A step that begins
-//! and finds `Running` knows the previous step panicked, and finishes the coroutine.
+//! Only the driver that holds `&mut` changes the phase; one phase at a time. A step leaves the
+//! phase as it found it while the body runs (nothing can look at it then) and writes the new
+//! one when the poll returns; only a panic writes `Running`, so a step that begins and finds
+//! `Running` knows the previous step panicked, and finishes the coroutine.
 
 use core::future::Future;
 use core::pin::Pin;
