@@ -256,6 +256,7 @@ fn poll_step<Y, R, E, F: Future>(
 }
 
 impl<Y, R, E, F: Future, V> Drop for Step<'_, Y, R, E, F, V> {
+    #[inline]
     fn drop(&mut self) {
         cancel_if_in_flight(
             &mut self.generator.machine,
@@ -266,10 +267,21 @@ impl<Y, R, E, F: Future, V> Drop for Step<'_, Y, R, E, F, V> {
 }
 
 /// A step dropped between its first poll and its end cancels the body (see [`AsyncGenerator`]).
+///
+/// The test is inlined and the cancel is not, so that a step's drop is small enough to inline
+/// where a panic unwinds through it: the compiler then sees which of the step's fields it
+/// reads, and stores no others.
+#[inline(always)]
 fn cancel_if_in_flight<F: Future>(machine: &mut Machine<F>, begun: bool, unfinished: bool) {
     if begun && unfinished && machine.phase() == Phase::Waiting {
-        machine.finish();
+        cancel(machine);
     }
+}
+
+#[cold]
+#[inline(never)]
+fn cancel<F: Future>(machine: &mut Machine<F>) {
+    machine.finish();
 }
 
 impl<Y, R, E, F: Future, V> fmt::Debug for Step<'_, Y, R, E, F, V> {
