@@ -901,6 +901,57 @@ fn echo(o: &Options, py: &Pythons, r: &mut Results) {
 
 // ---------------------------------------------------------------------------------------------
 
+/// CPU time (in clock ticks) the whole machine spent busy, and this process with its waited-for
+/// children (the servers, the CPython peers, the builds it started), from `/proc`.
+fn cpu_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal
+    let busy = fields.iter().take(8).sum::<u64>() - fields.get(3)? - fields.get(4)?;
+    let own = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let own: Vec<u64> = own
+        .rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .skip(11)
+        .take(4)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    Some((busy, own.iter().sum()))
+}
+
+/// Measures how much of the machine's CPU time other processes took while it ran.
+struct Noise {
+    start: Instant,
+    ticks: Option<(u64, u64)>,
+}
+
+impl Noise {
+    fn start() -> Noise {
+        Noise {
+            start: Instant::now(),
+            ticks: cpu_ticks(),
+        }
+    }
+
+    /// The share of all CPUs' time since [`Noise::start`] that other processes used.
+    fn other_share(&self) -> Option<f64> {
+        let (busy0, own0) = self.ticks?;
+        let (busy1, own1) = cpu_ticks()?;
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        // Clock ticks are 1/100 s on Linux.
+        let total = self.start.elapsed().as_secs_f64() * 100.0 * cpus;
+        let other = (busy1 - busy0) as f64 - (own1.saturating_sub(own0)) as f64;
+        (total > 0.0).then(|| (other / total).clamp(0.0, 1.0))
+    }
+}
+
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
@@ -930,11 +981,17 @@ fn main() {
     } else {
         Pythons::default()
     };
+    let mut shares = Vec::new();
+    let mut load_mid = None;
     for section in SECTIONS {
         if !o.runs(section) {
             continue;
         }
-        let start = Instant::now();
+        if section == "echo" {
+            // The echo clients' threads count in the load average themselves.
+            load_mid = Some(load_average());
+        }
+        let noise = Noise::start();
         match section {
             "coro" => coro(&o, &mut r),
             "kernel" => kernel(&o, &py, &mut r),
@@ -942,13 +999,35 @@ fn main() {
             "memory" => memory(&o, &mut r),
             _ => echo(&o, &py, &mut r),
         }
-        println!("  ({section}: {:.1} s)", start.elapsed().as_secs_f64());
+        let share = noise.other_share();
+        println!(
+            "  ({section}: {:.1} s; other processes took {} of the CPUs)",
+            noise.start.elapsed().as_secs_f64(),
+            share.map_or_else(
+                || "an unknown share".into(),
+                |s| format!("{:.0}%", s * 100.0)
+            )
+        );
+        if let Some(share) = share {
+            shares.push(format!("{section} {:.0}%", share * 100.0));
+        }
     }
-    let load_after = load_average();
     let elapsed = started.elapsed();
-    r.notes.push(format!(
-        "load average (1, 5, 15 min) {load_before} before the run and {load_after} after"
-    ));
+    r.notes.push(match load_mid {
+        Some(mid) => format!(
+            "load average (1, 5, 15 min) {load_before} before the run, {mid} before the echo rows"
+        ),
+        None => format!(
+            "load average (1, 5, 15 min) {load_before} before the run, {} after",
+            load_average()
+        ),
+    });
+    if !shares.is_empty() {
+        r.notes.push(format!(
+            "share of the CPUs' time other processes used during each section: {}",
+            shares.join(", ")
+        ));
+    }
 
     let machine = report::Machine::probe();
     let extra = [
@@ -984,6 +1063,8 @@ fn main() {
         machine: &machine,
         plots: &plots.written,
         md_path: &o.md,
+        json_path: &o.json,
+        plots_dir: &o.plots,
         quick: o.quick,
         runs: o.runs,
         elapsed,

@@ -137,6 +137,8 @@ pub(crate) struct Figure {
     pub(crate) min: f64,
     pub(crate) max: f64,
     pub(crate) ratio_to_coros: Option<f64>,
+    /// The ratio to coros of each run in which both ran.
+    pub(crate) ratios: Vec<f64>,
     pub(crate) runs: usize,
     pub(crate) params: Vec<(&'static str, Param)>,
 }
@@ -147,13 +149,36 @@ impl Figure {
         self.params.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
     }
 
+    fn ratio_extreme(&self, pick: fn(f64, f64) -> f64) -> String {
+        self.ratios
+            .iter()
+            .copied()
+            .reduce(pick)
+            .map_or("null".to_owned(), json_num)
+    }
+
+    /// In how many of the runs the ratio to coros fell on the same side of 1 as its median,
+    /// and in how many runs both ran.
+    pub(crate) fn agreeing_runs(&self) -> (usize, usize) {
+        let Some(median) = self.ratio_to_coros else {
+            return (0, 0);
+        };
+        let agree = self
+            .ratios
+            .iter()
+            .filter(|r| (*r - 1.0) * (median - 1.0) > 0.0)
+            .count();
+        (agree, self.ratios.len())
+    }
+
     /// One JSON object on one line; `extra` adds fields that all figures of a run share.
     pub(crate) fn json(&self, extra: &[(&str, String)]) -> String {
         let mut out = String::from("{");
         let _ = write!(
             out,
             "\"name\":{},\"peer\":{},\"unit\":{},\"median\":{},\"min\":{},\"max\":{},\
-             \"ratio_to_coros\":{},\"runs\":{},\"parameters\":{{",
+             \"ratio_to_coros\":{},\"ratio_min\":{},\"ratio_max\":{},\"runs\":{},\
+             \"parameters\":{{",
             json_str(self.name),
             json_str(&self.peer),
             json_str(self.unit),
@@ -161,6 +186,8 @@ impl Figure {
             json_num(self.min),
             json_num(self.max),
             self.ratio_to_coros.map_or("null".to_owned(), json_num),
+            self.ratio_extreme(f64::min),
+            self.ratio_extreme(f64::max),
             self.runs,
         );
         for (i, (key, value)) in self.params.iter().enumerate() {
@@ -223,6 +250,7 @@ pub(crate) fn figures(series: &[Series], spec: &Spec) -> Vec<Figure> {
                 min: values.iter().copied().fold(f64::INFINITY, f64::min),
                 max: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
                 ratio_to_coros: (!ratios.is_empty()).then(|| median(&ratios)),
+                ratios,
                 runs: values.len(),
                 params: spec.params.clone(),
             })

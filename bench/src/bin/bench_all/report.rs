@@ -104,6 +104,8 @@ pub(crate) struct Input<'a> {
     pub(crate) machine: &'a Machine,
     pub(crate) plots: &'a [(&'static str, PathBuf)],
     pub(crate) md_path: &'a Path,
+    pub(crate) json_path: &'a Path,
+    pub(crate) plots_dir: &'a Path,
     pub(crate) quick: bool,
     pub(crate) runs: usize,
     pub(crate) elapsed: Duration,
@@ -197,11 +199,10 @@ fn compare(figs: &[&Figure], peers: &[&str], higher_better: bool, mem: bool) -> 
             } else {
                 versus(r, p, higher_better)
             };
-            // When the runs' ranges overlap, the ratio is no stronger than the machine's noise.
-            let coros = find(figs, "coros")?;
-            let apart = (r - 1.0).abs() >= 0.05;
-            Some(if apart && coros.min <= f.max && f.min <= coros.max {
-                format!("{said} (the runs' ranges overlap)")
+            // Say so when some runs disagreed with the median about which side was faster.
+            let (agree, runs) = f.agreeing_runs();
+            Some(if (r - 1.0).abs() >= 0.05 && agree < runs {
+                format!("{said} (in {agree} of {runs} runs)")
             } else {
                 said
             })
@@ -323,17 +324,26 @@ pub(crate) fn markdown(input: &Input<'_>) -> String {
     } else {
         "cargo run --release -p coros-bench --bin bench_all -- --json bench/results.jsonl"
     };
+    let workspace = crate::workspace_dir();
+    let shown = |p: &Path| {
+        p.strip_prefix(&workspace)
+            .unwrap_or(p)
+            .to_string_lossy()
+            .into_owned()
+    };
     let _ = writeln!(
         out,
         "# Benchmarks\n\n\
          coros against its peers, every comparison run side by side by one command:\n\n\
          ```sh\n{run_command}\n```\n\n\
-         That command wrote this file, the plots in `bench/plots/` and, one JSON object per \
-         figure, `bench/results.jsonl` (fields `name`, `peer`, `unit`, `median`, `min`, `max`, \
-         `ratio_to_coros`, `runs`, `parameters`, `commit`, `date`, `mode`), so that results can \
+         That command wrote this file, the plots in `{}/` and, one JSON object per \
+         figure, `{}` (fields `name`, `peer`, `unit`, `median`, `min`, `max`, \
+         `ratio_to_coros`, `ratio_min`, `ratio_max`, `runs`, `parameters`, `commit`, `dirty`, `date`, `mode`), so that results can \
          be compared between commits. `--quick` runs a smaller version of everything (up to \
          100,000 tasks, 0.2 s echo runs) in under two minutes and writes its report under the \
-         target directory instead; it proves the command works, not how fast anything is.\n"
+         target directory instead; it proves the command works, not how fast anything is.\n",
+        shown(input.plots_dir),
+        shown(input.json_path),
     );
     if input.quick {
         let _ = writeln!(
@@ -378,10 +388,11 @@ pub(crate) fn markdown(input: &Input<'_>) -> String {
     }
     let _ = writeln!(
         out,
-        "\nA load average near the core count means other work shared the CPUs during the run: \
-         absolute figures then carry that noise (see each row's min and max), while the ratios, \
-         taken between peers that ran one after the other within the same run, carry much less \
-         of it.\n"
+        "\nThe noise rows say how busy the machine was with other work. When other processes \
+         took a large share of the CPUs, absolute figures carry that noise (see each row's min \
+         and max), while the ratios, taken between peers that ran one after the other within \
+         the same run, carry much less of it. The echo section's share includes the loopback \
+         traffic's interrupt work, which the kernel charges to no process.\n"
     );
 
     let _ = writeln!(out, "## Headlines\n");
@@ -456,7 +467,7 @@ pub(crate) fn markdown(input: &Input<'_>) -> String {
         headline(
             &mut out,
             figs,
-            &format!("echo, {c} connections"),
+            &format!("echo, {c} connection{}", if c == 1 { "" } else { "s" }),
             "echo_round_trips",
             Some(("connections", c)),
             &["tokio", "cpython uvloop"],
@@ -473,7 +484,8 @@ pub(crate) fn markdown(input: &Input<'_>) -> String {
          the median over the runs of the peer's figure divided by coros' figure in the same run: \
          for times and bytes, above 1 means coros is faster or smaller; for round trips per \
          second, below 1 means coros is faster. In the series tables the bracket after a peer's \
-         figure is that ratio.\n",
+         figure is that ratio. Where the text says \"in k of n runs\", only k of the n runs \
+         put coros on the same side as the median ratio does.\n",
         input.runs
     );
 
@@ -578,15 +590,14 @@ pub(crate) fn markdown(input: &Input<'_>) -> String {
              Why: a coros task is one allocation holding the task's state and its future, its \
              ready queue is a ring of task indexes, and `yield_now` is a system call that the \
              kernel answers by re-queuing the caller: no waker is cloned, woken or dropped on \
-             the way, and no atomic operation is made. tokio's `yield_now` hands the task's \
+             the way. tokio's `yield_now` hands the task's \
              waker to the runtime, which wakes it only after polling its I/O driver with a zero \
              timeout (an `epoll_wait` system call) once nothing else is ready: at 2 tasks that \
              is every other switch, hence its cost there; with more tasks the driver is polled \
              every 61 polls, and each switch pays the deferred wake, the task's atomic state \
              changes and the scheduler's budget. smol's `yield_now` wakes its own waker at once: \
              an atomic update of the `async-task` cell's state and a push on the executor's \
-             queue, which may be shared with other threads. Past what the caches hold (about \
-             10,000 tasks here), every runtime's cost per switch grows towards that of the \
+             queue, which may be shared with other threads. Past what the caches hold, every runtime's cost per switch grows towards that of the \
              memory it touches per task, which is where the bytes per task below matter.\n",
             group_digits(
                 figs.iter()
@@ -721,20 +732,19 @@ pub(crate) fn markdown(input: &Input<'_>) -> String {
              allocated and freed). The future itself is the same small one for every peer, so \
              the difference is what each runtime keeps per task: its task cell, its handle and \
              its share of the queues and tables. At {} tasks coros keeps {}.\n\n\
-             Why: a coros task is its future and result in one allocation plus a 32-byte slot in \
-             the kernel's table; tokio's task cell carries a header for its multi-threaded \
-             scheduler (state word, queue links, owner id, vtable, trailer with the waker), and \
-             smol's `async-task` cell carries a similar header plus the executor's slab entry. \
-             {}The resident-memory row below measures the same at {} tasks from the outside: \
+             Why: a coros task is its future and result in one allocation plus a small slot in \
+             the kernel's table; tokio's task cell carries a header made for its multi-threaded \
+             scheduler (state word, queue links, owner id, vtable, and a trailer with the \
+             joiner's waker) whatever the runtime's flavour. {}The resident-memory row below measures the same at {} tasks from the outside: \
              the growth of a fresh process's peak RSS, allocator overhead and page granularity \
              included.\n",
             group_digits(max_count),
             compare(&at, &["tokio", "smol"], false, true),
             if ratio_of(&at, "smol").is_some_and(|r| r < 1.05) {
-                "smol's cell holds only a state word, a reference count, an awaiter slot and a \
-                 vtable pointer before the future, so it is about as small as coros' task, or \
-                 smaller where coros' table and ready ring have just grown by doubling (the steps \
-                 in the series). "
+                "smol's `async-task` cell holds only a state word, an awaiter slot and a vtable \
+                 pointer before the future (plus the executor's slab entry), so it is about as \
+                 small as coros' task, or smaller where coros' table and ready ring have just \
+                 grown by doubling (the steps in the series). "
             } else {
                 ""
             },
