@@ -398,7 +398,9 @@ fn run_bounded(command: &mut Command, limit: Duration) -> bool {
     }
 }
 
-fn pythons(r: &mut Results) -> Pythons {
+/// The CPython interpreters for the CPython peers; `limit` bounds the time spent making the
+/// virtual environment (a quick run must not wait long on the package index).
+fn pythons(r: &mut Results, limit: Duration) -> Pythons {
     let mut found = Pythons::default();
     let system = PathBuf::from("python3");
     if !python_imports(&system, "sys") {
@@ -418,10 +420,7 @@ fn pythons(r: &mut Results) -> Pythons {
             venv.display()
         );
         let made = python.exists()
-            || run_bounded(
-                Command::new(&system).args(["-m", "venv"]).arg(&venv),
-                Duration::from_secs(120),
-            );
+            || run_bounded(Command::new(&system).args(["-m", "venv"]).arg(&venv), limit);
         if made {
             run_bounded(
                 Command::new(&python).args([
@@ -433,7 +432,7 @@ fn pythons(r: &mut Results) -> Pythons {
                     "curio",
                     "uvloop",
                 ]),
-                Duration::from_secs(300),
+                limit,
             );
         }
     }
@@ -977,7 +976,7 @@ fn main() {
     );
     let mut r = Results::default();
     let py = if o.runs("kernel") || o.runs("echo") {
-        pythons(&mut r)
+        pythons(&mut r, Duration::from_secs(if o.quick { 60 } else { 300 }))
     } else {
         Pythons::default()
     };
