@@ -697,9 +697,10 @@ pub(crate) fn markdown(input: &Input<'_>) -> String {
         let _ = writeln!(out, "## Kernel: timers\n");
         let _ = writeln!(
             out,
-            "`N` tasks, each sleeping until its own deadline (spread over a window of 1 ms plus \
-             1 µs per timer, so all are armed before the first is due), spawned from a task that \
-             then joins them all; CPU time of the whole process per timer (the waiting costs \
+            "`N` tasks, each sleeping until its own deadline (64 deadlines spread between `W` \
+             and `2W` after the start, `W` being 1 ms plus 1 µs per timer, so that a timer is \
+             normally armed well before it is due), spawned from a task that then joins them \
+             all; CPU time of the whole process per timer (the waiting costs \
              none), for `N` from 10 to {}. This includes each timer's task: spawn, arm, fire, \
              wake, finish, join. At {} timers coros is {}.\n\n\
              Why: coros keeps its timers in a `BTreeMap` keyed by deadline, which gives exact \
