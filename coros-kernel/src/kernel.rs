@@ -103,6 +103,8 @@ pub struct Kernel {
     released: Vec<Rc<dyn TaskObj>>,
     exit_hook: Option<ExitHook>,
     exits: Vec<TaskExit>,
+    /// Something went into `graveyard`, `released` or `exits` since the loop last emptied them.
+    ended_some: bool,
     /// The origin of the compact sleep deadlines in the task table.
     epoch: Instant,
     /// Descriptions given as `WaitingOn::Other`, interned.
@@ -154,6 +156,7 @@ impl Kernel {
             released: Vec::new(),
             exit_hook: None,
             exits: Vec::new(),
+            ended_some: false,
             epoch: Instant::now(),
             wait_texts: Vec::new(),
             next_seq: 1,
@@ -317,6 +320,7 @@ impl Kernel {
                         })
                     });
                     if kernel.after_poll(task, obj, res) {
+                        kernel.ended_some = false;
                         kernel.bury(scope);
                         kernel.deliver_exits();
                     }
@@ -332,14 +336,7 @@ impl Kernel {
             if self.main_done {
                 return Step::Done;
             }
-            self.remote.take_wakes(&mut self.remote_buf);
-            if !self.remote_buf.is_empty() {
-                let mut buf = std::mem::take(&mut self.remote_buf);
-                for (index, seq) in buf.drain(..) {
-                    self.wake_slot(index, seq);
-                }
-                self.remote_buf = buf;
-            }
+            self.take_remote_wakes();
             self.ticks += 1;
             if self.ticks >= EVENT_INTERVAL {
                 self.ticks = 0;
@@ -375,6 +372,18 @@ impl Kernel {
             if let Err(e) = self.maintain(timeout) {
                 return Step::Fail(RunError::new(RunRepr::Io(e)));
             }
+        }
+    }
+
+    /// Queues the tasks woken from other threads.
+    fn take_remote_wakes(&mut self) {
+        self.remote.take_wakes(&mut self.remote_buf);
+        if !self.remote_buf.is_empty() {
+            let mut buf = std::mem::take(&mut self.remote_buf);
+            for (index, seq) in buf.drain(..) {
+                self.wake_slot(index, seq);
+            }
+            self.remote_buf = buf;
         }
     }
 
@@ -447,7 +456,7 @@ impl Kernel {
                 self.finish(task, Some(payload));
             }
         }
-        !self.graveyard.is_empty() || !self.exits.is_empty() || !self.released.is_empty()
+        self.ended_some
     }
 
     fn finish_completed(&mut self, task: TaskId) {
@@ -460,6 +469,7 @@ impl Kernel {
             // No handle wants the value: it is dropped with the kernel released, as its
             // destructor may need the kernel (a socket deregistering, say).
             self.released.push(obj);
+            self.ended_some = true;
         }
         for j in removed.joiners {
             self.wake(j);
@@ -487,6 +497,7 @@ impl Kernel {
         if let Some(obj) = removed.task {
             obj.mark_failed(panicked);
             self.graveyard.push((obj, err));
+            self.ended_some = true;
         }
         for j in removed.joiners {
             self.wake(j);
@@ -500,6 +511,7 @@ impl Kernel {
         }
         if self.exit_hook.is_some() {
             self.exits.push(event);
+            self.ended_some = true;
         }
     }
 
