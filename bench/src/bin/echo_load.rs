@@ -12,15 +12,13 @@
 //! `taskset`, when present): across CPUs, C = 1 measures mostly the idle CPU's wake-up latency.
 //! Figures are medians over `--runs` runs (default 5).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-const MSG: usize = 64;
+#[path = "../echo_work.rs"]
+mod echo_work;
+
+use echo_work::{Sample, has_taskset, pin, run_load, start_server};
 
 struct Options {
     secs: f64,
@@ -66,122 +64,6 @@ fn sibling(name: &str) -> PathBuf {
     exe.with_file_name(name)
 }
 
-fn has_taskset() -> bool {
-    Command::new("taskset")
-        .arg("-V")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// Pins this process (and the threads it makes afterwards) to `cpu`.
-fn pin_self(cpu: usize) {
-    let _ = Command::new("taskset")
-        .args(["-pc", &cpu.to_string(), &std::process::id().to_string()])
-        .stdout(Stdio::null())
-        .status();
-}
-
-fn start_server(bin: &str, cpu: Option<usize>) -> (Child, String) {
-    let path = sibling(bin);
-    let mut cmd = match cpu {
-        Some(cpu) => {
-            let mut c = Command::new("taskset");
-            c.args(["-c", &cpu.to_string()]).arg(&path);
-            c
-        }
-        None => Command::new(&path),
-    };
-    let mut child = cmd
-        .args(["--addr", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {} ({e}); build with --bins", path.display()));
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("piped"))
-        .read_line(&mut line)
-        .expect("server's first line");
-    let addr = line
-        .trim()
-        .rsplit(' ')
-        .next()
-        .expect("an address")
-        .to_owned();
-    (child, addr)
-}
-
-/// CPU time of every thread of `pid`, in nanoseconds.
-fn cpu_ns(pid: u32) -> u64 {
-    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return 0;
-    };
-    dir.filter_map(|t| {
-        let t = t.ok()?;
-        let s = std::fs::read_to_string(t.path().join("schedstat")).ok()?;
-        s.split_whitespace().next()?.parse::<u64>().ok()
-    })
-    .sum()
-}
-
-struct Sample {
-    rt_per_sec: f64,
-    cpu_us_per_rt: f64,
-}
-
-fn run_load(addr: &str, pid: u32, conns: usize, o: &Options) -> Sample {
-    let stop = Arc::new(AtomicBool::new(false));
-    let count = Arc::new(AtomicU64::new(0));
-    let streams: Vec<TcpStream> = (0..conns)
-        .map(|_| {
-            let s = TcpStream::connect(addr).expect("connect");
-            s.set_nodelay(true).expect("nodelay");
-            s
-        })
-        .collect();
-    // Warm up each connection once.
-    for mut s in &streams {
-        s.write_all(&[1; MSG]).expect("send");
-        let mut buf = [0; MSG];
-        s.read_exact(&mut buf).expect("recv");
-    }
-    let cpu0 = cpu_ns(pid);
-    let start = Instant::now();
-    let threads: Vec<_> = streams
-        .into_iter()
-        .map(|mut s| {
-            let (stop, count, max) = (stop.clone(), count.clone(), o.max);
-            std::thread::spawn(move || {
-                let ping = [7u8; MSG];
-                let mut buf = [0u8; MSG];
-                while !stop.load(Ordering::Relaxed) {
-                    if s.write_all(&ping).is_err() || s.read_exact(&mut buf).is_err() {
-                        break;
-                    }
-                    if count.fetch_add(1, Ordering::Relaxed) + 1 >= max {
-                        stop.store(true, Ordering::Relaxed);
-                    }
-                }
-            })
-        })
-        .collect();
-    let deadline = start + Duration::from_secs_f64(o.secs);
-    while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    stop.store(true, Ordering::Relaxed);
-    for t in threads {
-        let _ = t.join();
-    }
-    let elapsed = start.elapsed().as_secs_f64();
-    let cpu = cpu_ns(pid).saturating_sub(cpu0);
-    let n = count.load(Ordering::Relaxed).max(1);
-    Sample {
-        rt_per_sec: n as f64 / elapsed,
-        cpu_us_per_rt: cpu as f64 / 1000.0 / n as f64,
-    }
-}
-
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(|a, b| a.total_cmp(b));
     xs[xs.len() / 2]
@@ -220,12 +102,15 @@ fn main() {
         for &c in &o.conns {
             let mut results = Vec::new();
             for server in ["coros_echo", "tokio_echo"] {
-                let (mut child, addr) = start_server(server, cpus.map(|(s, _)| s));
+                let mut command = Command::new(sibling(server));
+                command.args(["--addr", "127.0.0.1:0"]);
+                let (mut child, addr) = start_server(&command, cpus.map(|(s, _)| s))
+                    .unwrap_or_else(|e| panic!("cannot start {server} ({e}); build with --bins"));
                 if let Some((_, client_cpu)) = cpus {
-                    pin_self(client_cpu);
+                    pin(std::process::id(), &client_cpu.to_string());
                 }
                 let samples: Vec<Sample> = (0..o.runs)
-                    .map(|_| run_load(&addr, child.id(), c, &o))
+                    .map(|_| run_load(&addr, child.id(), c, o.secs, o.max).expect("load run"))
                     .collect();
                 let _ = child.kill();
                 let _ = child.wait();
