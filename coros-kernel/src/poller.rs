@@ -15,8 +15,9 @@
 //! `epoll_wait`, and the notifier (an eventfd, level-triggered) is read only when it fired.
 //!
 //! Everything is edge-triggered, the notifier included, which is also the one mode Miri's epoll
-//! accepts: the kernel's logic (and its one `unsafe` module, the wakers) runs under Miri with
-//! the real readiness layer, so no fake poller is needed; only TCP tests are left out there.
+//! accepts: the kernel's logic (and its `unsafe` modules, the wakers and the lent kernel) runs
+//! under Miri with the real readiness layer, so no fake poller is needed; only TCP tests are left
+//! out there.
 //!
 //! Registrations are edge-triggered and persistent, as in tokio: a socket is added
 //! once, the first time an operation would block, and an operation is tried *before* waiting

@@ -5,7 +5,8 @@
 //! though most tasks never touch their waker (they wait in system calls). So the waker handed
 //! to a poll is *borrowed*: it points at a small record on the loop's stack naming the task,
 //! and only when a future clones it (to keep it in a channel, say) does an owned `Arc` waker
-//! come into being. This is the one place in the kernel with `unsafe`; the owned waker is a
+//! come into being. This module and `current.rs` (the kernel lent to system calls) are the
+//! kernel's two `unsafe` modules, beside one pin projection in `task.rs`; the owned waker is a
 //! plain std `Waker` made from an `Arc` by the safe `Wake` trait.
 //!
 //! The kernel counts owned wakers alive, so that it can tell a deadlock (no waker held
