@@ -121,7 +121,7 @@ fn churning_tasks_through_sleeps_and_readiness_waits_leaks_nothing() {
     const PAIRS: usize = 256;
     const BATCH: usize = 2 * PAIRS;
     const PHASES: usize = 3;
-    let batches_per_phase = total / BATCH / PHASES;
+    let batches_per_phase = total.div_ceil(BATCH * PHASES);
 
     let dropped = Rc::new(Cell::new(0usize));
     let d = dropped.clone();
@@ -200,6 +200,7 @@ fn churning_tasks_through_sleeps_and_readiness_waits_leaks_nothing() {
         start.elapsed()
     );
     assert_eq!(spawned, PHASES * batches_per_phase * BATCH);
+    assert!(spawned >= total);
     assert_eq!(killed_joins, spawned);
     assert_eq!(dropped.get(), spawned, "each task's destructors ran once");
     // Per task, a leak of even one timer entry or registration would be megabytes here.
