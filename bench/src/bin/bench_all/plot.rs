@@ -150,29 +150,67 @@ fn draw(
         y0 = y0.min(y);
         y1 = y1.max(y);
     }
-    // Some room around the points, in the log space the axes use.
-    let (x0, x1) = (x0 / 1.5, x1 * 1.5);
-    let (y0, y1) = (y0 / 1.6, y1 * 2.5);
-
+    let x = (x0 / 1.5)..(x1 * 1.5);
     let root = SVGBackend::new(path, (860, 520)).into_drawing_area();
     root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(spec.title, ("sans-serif", 20))
-        .margin(16)
-        .x_label_area_size(48)
-        .y_label_area_size(72)
-        .build_cartesian_2d((x0..x1).log_scale(), (y0..y1).log_scale())?;
-    chart
-        .configure_mesh()
-        .x_desc(spec.x_desc)
-        .y_desc(spec.y_desc)
-        .x_labels(8)
-        .y_labels(8)
-        .max_light_lines(4)
-        .x_label_formatter(&|x| short(*x))
-        .y_label_formatter(&|y| short(*y))
-        .label_style(("sans-serif", 14))
-        .draw()?;
+    let builder = || {
+        let mut builder = ChartBuilder::on(&root);
+        builder
+            .caption(spec.title, ("sans-serif", 20))
+            .margin(16)
+            .x_label_area_size(48)
+            .y_label_area_size(72);
+        builder
+    };
+    // A log y axis when the figures span a decade or more; otherwise a linear one from zero,
+    // on which a log axis would show a single label.
+    if y1 / y0 >= 10.0 {
+        let y = (y0 / 1.6)..(y1 * 2.5);
+        let mut chart = builder().build_cartesian_2d(x.log_scale(), y.log_scale())?;
+        chart
+            .configure_mesh()
+            .x_desc(spec.x_desc)
+            .y_desc(spec.y_desc)
+            .x_labels(8)
+            .y_labels(8)
+            .max_light_lines(4)
+            .x_label_formatter(&|x| short(*x))
+            .y_label_formatter(&|y| short(*y))
+            .label_style(("sans-serif", 14))
+            .draw()?;
+        lines(&mut chart, series, spec)?;
+    } else {
+        let y = 0.0..(y1 * 1.35);
+        let mut chart = builder().build_cartesian_2d(x.log_scale(), y)?;
+        chart
+            .configure_mesh()
+            .x_desc(spec.x_desc)
+            .y_desc(spec.y_desc)
+            .x_labels(8)
+            .y_labels(8)
+            .max_light_lines(4)
+            .x_label_formatter(&|x| short(*x))
+            .y_label_formatter(&|y| short(*y))
+            .label_style(("sans-serif", 14))
+            .draw()?;
+        lines(&mut chart, series, spec)?;
+    }
+    root.present()?;
+    Ok(())
+}
+
+/// Draws each peer's line and points on `chart`, coros in red and thicker, and the legend.
+fn lines<'a, DB, X, Y>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+    series: &[(String, Vec<(f64, f64)>)],
+    spec: &PlotSpec,
+) -> Result<(), Box<dyn std::error::Error>>
+where
+    DB: DrawingBackend + 'a,
+    DB::ErrorType: 'static,
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
     let mut next = 0;
     for (peer, points) in series {
         let (colour, width) = if peer == "coros" {
@@ -203,6 +241,5 @@ fn draw(
         .border_style(BLACK.mix(0.4))
         .label_font(("sans-serif", 14))
         .draw()?;
-    root.present()?;
     Ok(())
 }

@@ -799,7 +799,12 @@ pub(crate) fn markdown(input: &Input<'_>) -> String {
              many connections the server's own work per round trip shows, but the clients (a \
              thread per connection, all on one CPU) often saturate first and the rates \
              converge; the server's CPU time per round trip is then the figure that separates \
-             the servers. By it, at 50 connections coros is {}; at 500, {}. coros tries each \
+             the servers. A CPU that has gone idle also takes time to wake (on this machine, \
+             most of the single connection's round trip), and a server fast enough to empty its \
+             queue and sleep between bursts pays that wake-up again and again, so at a middling \
+             connection count its rate can fall below that of a slower server that never \
+             sleeps, while its CPU per round trip stays lower. By that figure, at 50 \
+             connections coros is {}; at 500, {}. coros tries each \
              read or write before waiting (a busy socket costs no `epoll_ctl`), waits with one \
              `epoll_wait` per turn and wakes a task by its index in the table; tokio's \
              current_thread runtime goes through its I/O driver's slab of scheduled I/O, its \
