@@ -596,7 +596,7 @@ fn pattern() -> Vec<u8> {
 #[cfg_attr(miri, ignore = "TCP on 127.0.0.1")]
 fn a_client_that_never_reads_cannot_grow_the_servers_memory() {
     let _serial = serial();
-    let total: usize = if long_tests() { 100 << 20 } else { 16 << 20 };
+    let total: usize = if long_tests() { 100 << 20 } else { 32 << 20 };
     let pat = pattern();
     let server = Server::start(DEFAULT);
     let mut c = std::net::TcpStream::connect(server.addr).unwrap();
