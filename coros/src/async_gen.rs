@@ -3,7 +3,6 @@
 use core::convert::Infallible;
 use core::fmt;
 use core::future::Future;
-use core::marker::PhantomData;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
@@ -65,8 +64,11 @@ use crate::state::{CoroutineState, Status};
 /// assert_send(agen);
 /// ```
 pub struct AsyncGenerator<Y, R, E, F> {
-    machine: Machine<F>,
-    _types: PhantomData<fn(R, E) -> Y>,
+    machine: Machine<Y, R, E, F>,
+    /// Whether a `Stream` poll left its step in flight with the `()` it sent still untaken
+    /// (the body was waiting for something else before reaching its yield): the next poll
+    /// must send it again, or the yield would wait for ever.
+    stream_owes_send: bool,
 }
 
 /// An async generator that only yields.
@@ -78,7 +80,7 @@ impl<Y, R, E, F: Future> AsyncGenerator<Y, R, E, F> {
     pub fn new(body: impl FnOnce(Co<Y, R, E>) -> F) -> Self {
         AsyncGenerator {
             machine: Machine::new(body),
-            _types: PhantomData,
+            stream_owes_send: false,
         }
     }
 
@@ -229,7 +231,7 @@ type StepResult<Y, R, E, T> = Result<CoroutineState<Y, T>, Refused<R, E>>;
 /// next ones, and leaves `input` empty once the step is over.
 #[inline(always)]
 fn poll_step<Y, R, E, F: Future>(
-    machine: &mut Machine<F>,
+    machine: &mut Machine<Y, R, E, F>,
     input: &mut Option<Input<R, E>>,
     begun: &mut bool,
     cx: &mut Context<'_>,
@@ -272,7 +274,11 @@ impl<Y, R, E, F: Future, V> Drop for Step<'_, Y, R, E, F, V> {
 /// where a panic unwinds through it: the compiler then sees which of the step's fields it
 /// reads, and stores no others.
 #[inline(always)]
-fn cancel_if_in_flight<F: Future>(machine: &mut Machine<F>, begun: bool, unfinished: bool) {
+fn cancel_if_in_flight<Y, R, E, F: Future>(
+    machine: &mut Machine<Y, R, E, F>,
+    begun: bool,
+    unfinished: bool,
+) {
     if begun && unfinished && machine.phase() == Phase::Waiting {
         cancel(machine);
     }
@@ -280,7 +286,7 @@ fn cancel_if_in_flight<F: Future>(machine: &mut Machine<F>, begun: bool, unfinis
 
 #[cold]
 #[inline(never)]
-fn cancel<F: Future>(machine: &mut Machine<F>) {
+fn cancel<Y, R, E, F: Future>(machine: &mut Machine<Y, R, E, F>) {
     machine.finish();
 }
 
@@ -350,21 +356,32 @@ impl<Y, E, F: Future<Output = ()>> futures_core::Stream for AsyncGenerator<Y, ()
     type Item = Y;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Y>> {
-        let machine = &mut self.get_mut().machine;
+        let this = self.get_mut();
+        let machine = &mut this.machine;
         let input = match machine.phase() {
             Phase::Created => Input::Empty,
             Phase::Suspended => Input::Send(()),
-            // A step in flight from an earlier poll: keep polling it.
+            // A step in flight from an earlier poll: keep polling it, with what it still owes.
+            Phase::Waiting if this.stream_owes_send => Input::Send(()),
             Phase::Waiting => Input::Empty,
             Phase::Running | Phase::Finished => {
                 machine.finish();
                 return Poll::Ready(None);
             }
         };
-        match machine.step::<Y, (), E>(input, Some(cx.waker())) {
-            Stepped::Yielded(value) => Poll::Ready(Some(value)),
-            Stepped::Complete(()) => Poll::Ready(None),
-            Stepped::Pending(_) => Poll::Pending,
+        match machine.step(input, Some(cx.waker())) {
+            Stepped::Yielded(value) => {
+                this.stream_owes_send = false;
+                Poll::Ready(Some(value))
+            }
+            Stepped::Complete(()) => {
+                this.stream_owes_send = false;
+                Poll::Ready(None)
+            }
+            Stepped::Pending(left) => {
+                this.stream_owes_send = matches!(left, Input::Send(()));
+                Poll::Pending
+            }
         }
     }
 }

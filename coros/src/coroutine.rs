@@ -3,7 +3,6 @@
 use core::convert::Infallible;
 use core::fmt;
 use core::future::Future;
-use core::marker::PhantomData;
 
 use crate::engine::{Co, Input, Stepped};
 use crate::error::{ErrorKind, ResumeError};
@@ -60,8 +59,7 @@ use crate::state::{CoroutineState, Status};
 /// assert_send(co);
 /// ```
 pub struct Coroutine<Y, R, E, F> {
-    machine: Machine<F>,
-    _types: PhantomData<fn(R, E) -> Y>,
+    machine: Machine<Y, R, E, F>,
 }
 
 /// A coroutine that only yields: Python's plain generator, and an [`Iterator`].
@@ -88,7 +86,6 @@ impl<Y, R, E, F: Future> Coroutine<Y, R, E, F> {
     pub fn new(body: impl FnOnce(Co<Y, R, E>) -> F) -> Self {
         Coroutine {
             machine: Machine::new(body),
-            _types: PhantomData,
         }
     }
 
@@ -166,12 +163,12 @@ impl<Y, R, E, F: Future> Coroutine<Y, R, E, F> {
     ///
     /// A panic in the body reaches the caller; the coroutine is then finished.
     pub fn close(&mut self) -> Result<Option<F::Output>, ResumeError<Y>> {
-        let input = match self.machine.begin::<R, E>(Input::Close) {
+        let input = match self.machine.begin(Input::Close) {
             Ok(input) => input,
             Err(Refused::NothingToClose) => return Ok(None),
             Err(Refused::Error(kind, _)) => return Err(ResumeError::new(kind, None)),
         };
-        match self.machine.step::<Y, R, E>(input, None) {
+        match self.machine.step(input, None) {
             Stepped::Complete(output) => Ok(Some(output)),
             Stepped::Yielded(value) => Err(ResumeError::new(ErrorKind::IgnoredClose, Some(value))),
             Stepped::Pending(_) => {
@@ -226,10 +223,15 @@ impl<Y, E, F: Future<Output = ()>> Iterator for Coroutine<Y, (), E, F> {
         let input = match self.machine.phase() {
             Phase::Suspended => Input::Send(()),
             Phase::Created => Input::Empty,
-            // Finished, or a step panicked (`Running`): nothing more comes.
-            Phase::Running | Phase::Waiting | Phase::Finished => return None,
+            // A step panicked (`Running`): drop the body now, as `start` or `send` would.
+            Phase::Running => {
+                self.machine.finish();
+                return None;
+            }
+            // Finished (a synchronous step never leaves `Waiting`): nothing more comes.
+            Phase::Waiting | Phase::Finished => return None,
         };
-        match self.machine.step::<Y, (), E>(input, None) {
+        match self.machine.step(input, None) {
             Stepped::Yielded(value) => Some(value),
             Stepped::Complete(()) => None,
             Stepped::Pending(_) => {

@@ -14,7 +14,7 @@
 //!         n += 1.0;
 //!         x = co.yield_(total / n).await?;
 //!     }
-//!     #[allow(unreachable_code)]
+//!     #[allow(unreachable_code, reason = "the loop only ends through `?`")]
 //!     Ok::<(), coros::Interrupt<std::convert::Infallible>>(())
 //! });
 //! avg.start()?;                              // next(g)

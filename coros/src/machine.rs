@@ -17,6 +17,7 @@
 //! `Running` knows the previous step panicked, and finishes the coroutine.
 
 use core::future::Future;
+use core::marker::PhantomData;
 use core::pin::Pin;
 use core::task::Waker;
 
@@ -43,19 +44,25 @@ pub(crate) enum Refused<R, E> {
 }
 
 /// A coroutine's body and phase.
-pub(crate) struct Machine<F> {
+///
+/// The machine carries the coroutine's `Y, R, E`, and only a `Co<Y, R, E>` made here is given
+/// to the body: every frame the machine builds is of the types its handle's yields expect, by
+/// construction, which is what makes the engine's id check a proof of the frame's type.
+pub(crate) struct Machine<Y, R, E, F> {
     id: u64,
     phase: Phase,
     body: Option<Pin<Box<F>>>,
+    _types: PhantomData<fn(R, E) -> Y>,
 }
 
-impl<F: Future> Machine<F> {
-    pub(crate) fn new<Y, R, E>(make: impl FnOnce(Co<Y, R, E>) -> F) -> Self {
+impl<Y, R, E, F: Future> Machine<Y, R, E, F> {
+    pub(crate) fn new(make: impl FnOnce(Co<Y, R, E>) -> F) -> Self {
         let id = engine::next_id();
         Machine {
             id,
             phase: Phase::Created,
             body: Some(Box::pin(make(Co::new(id)))),
+            _types: PhantomData,
         }
     }
 
@@ -83,7 +90,7 @@ impl<F: Future> Machine<F> {
     /// Checks that `input` may be delivered now, applying CPython's rules for coroutines that
     /// have not started or have finished.
     #[inline(always)]
-    pub(crate) fn begin<R, E>(&mut self, input: Input<R, E>) -> Result<Input<R, E>, Refused<R, E>> {
+    pub(crate) fn begin(&mut self, input: Input<R, E>) -> Result<Input<R, E>, Refused<R, E>> {
         match (self.phase, input) {
             (Phase::Suspended, input @ (Input::Send(_) | Input::Throw(_) | Input::Close)) => {
                 Ok(input)
@@ -117,7 +124,7 @@ impl<F: Future> Machine<F> {
     /// On `Pending` the phase is `Waiting`; the synchronous driver then finishes the coroutine
     /// as stalled, an async one polls again later.
     #[inline(always)]
-    pub(crate) fn step<Y, R, E>(
+    pub(crate) fn step(
         &mut self,
         input: Input<R, E>,
         outer: Option<&Waker>,
@@ -156,7 +163,7 @@ impl Drop for Unwinding<'_> {
     }
 }
 
-impl<F> core::fmt::Debug for Machine<F> {
+impl<Y, R, E, F> core::fmt::Debug for Machine<Y, R, E, F> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Machine")
             .field("id", &self.id)

@@ -327,3 +327,57 @@ fn async_generators_and_their_steps_are_send_when_their_bodies_are() {
     let got = runtime.block_on(task).unwrap();
     assert_eq!(got, [0, 1, 2]);
 }
+
+#[test]
+fn a_stream_poll_keeps_what_it_sent_until_the_body_reaches_its_yield() {
+    // The yield hands its value over from inside a manual poll, then the body waits on a
+    // channel before awaiting that yield again: the `()` the next poll sends arrives while the
+    // body is elsewhere, and must still reach the yield once the channel fires.
+    let (tx, rx) = futures::channel::oneshot::channel::<()>();
+    let mut agen = AsyncGenerator::new(|co: Co<u32>| async move {
+        let mut first = pin!(co.yield_(1));
+        std::future::poll_fn(|cx| {
+            assert!(first.as_mut().poll(cx).is_pending(), "hands 1 over");
+            Poll::Ready(())
+        })
+        .await;
+        let _ = rx.await;
+        let _ = first.await;
+        let _ = co.yield_(2).await;
+    });
+    futures::executor::block_on(async {
+        assert_eq!(agen.next().await, Some(1));
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(
+            agen.poll_next_unpin(&mut cx).is_pending(),
+            "waits on the channel"
+        );
+        tx.send(()).unwrap();
+        // One poll must now get through: the channel is ready and the yield gets its `()`.
+        assert_eq!(agen.poll_next_unpin(&mut cx), Poll::Ready(Some(2)));
+        assert_eq!(agen.next().await, None);
+    });
+}
+
+#[test]
+fn a_generator_whose_step_panicked_drops_its_body_on_the_next_next() {
+    let drops = DropCount::new();
+    let guard = drops.guard();
+    let mut generator = coros::Generator::new(move |co: Co<u32>| async move {
+        let _guard = guard;
+        let _ = co.yield_(1).await;
+        panic!("inside the body");
+    });
+    assert_eq!(generator.next(), Some(1));
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| generator.next()));
+    assert!(panicked.is_err());
+    assert_eq!(generator.next(), None);
+    assert_eq!(
+        drops.get(),
+        1,
+        "the body went with the next call, not with the generator"
+    );
+    assert_eq!(generator.status(), Status::Finished);
+    drop(generator);
+    assert_eq!(drops.get(), 1);
+}
