@@ -84,7 +84,8 @@ impl Poller {
 
     /// Interrupts the current or next `wait`.
     fn notify(&self) {
-        if !self.notified.swap(true, Ordering::AcqRel) {
+        // SeqCst: see `Poller::wait` and `Remote::take_wakes`.
+        if !self.notified.swap(true, Ordering::SeqCst) {
             let _ = rustix::io::write(&self.notifier, &1u64.to_ne_bytes());
         }
     }
@@ -107,9 +108,17 @@ impl Poller {
             // Clear the counter first, then the flag: a notification between the two finds the
             // flag still set and skips its write, but its wake is already queued and the loop
             // drains the queue after this wait.
+            //
+            // Discussion: the waker stores `pending` then swaps `notified`; the loop clears
+            // `notified` here then loads `pending`. That is the store-buffering pattern: with
+            // Release/Relaxed, each side may miss the other's store, the waker then skips its
+            // write (the flag still looked set) and the loop sees no pending wake, so the next
+            // wait blocks forever. All four accesses are SeqCst, so at least one side sees the
+            // other: either the loop finds `pending` set, or the waker finds the flag clear and
+            // writes the eventfd.
             let mut buf = [0u8; 8];
             let _ = rustix::io::read(&self.notifier, &mut buf);
-            self.notified.store(false, Ordering::Release);
+            self.notified.swap(false, Ordering::SeqCst);
         }
         Ok(())
     }
@@ -161,7 +170,8 @@ impl Remote {
 
     /// Takes the queued wakes, if any.
     pub(crate) fn take_wakes(&self, into: &mut Vec<(u32, u64)>) {
-        if self.pending.load(Ordering::Relaxed) && self.pending.swap(false, Ordering::SeqCst) {
+        // SeqCst, not Relaxed: see the discussion in `Poller::wait`.
+        if self.pending.load(Ordering::SeqCst) && self.pending.swap(false, Ordering::SeqCst) {
             into.append(&mut self.queue.lock().unwrap_or_else(|e| e.into_inner()));
         }
     }

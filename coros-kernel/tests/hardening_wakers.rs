@@ -95,11 +95,6 @@ fn stale_wakers_never_poll_the_tasks_that_reuse_their_slots() {
 }
 
 #[test]
-#[cfg_attr(
-    miri,
-    ignore = "bug: a wake from another thread can be lost (Relaxed load of `pending` after a \
-              Release store of `notified`); Miri deadlocks here with seeds 1 and 2"
-)]
 fn ten_thousand_wakes_from_another_thread_each_poll_the_parked_task_once() {
     let wakes = scaled(10_000, 30);
     let (waker_tx, waker_rx) = mpsc::channel::<Waker>();
