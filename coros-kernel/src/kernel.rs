@@ -321,7 +321,7 @@ impl Kernel {
                     });
                     if kernel.after_poll(task, obj, res) {
                         kernel.ended_some = false;
-                        kernel.bury(scope);
+                        kernel.bury(Some(scope));
                         kernel.deliver_exits();
                     }
                 }
@@ -610,10 +610,10 @@ impl Kernel {
         // which the loop empties right after the current poll, with the kernel released.
         self.finish(task, None);
         if !self.running {
-            for (obj, err) in std::mem::take(&mut self.graveyard) {
-                obj.drop_future();
-                obj.fail(err);
-            }
+            // Outside a run no scope lends the kernel: the victim's destructors find no kernel
+            // (as a call awaited in them would outside a run), but take the same path as in
+            // one, so a destructor that panics cannot keep its joiners from an answer.
+            self.bury(None);
             self.deliver_exits();
         }
         Ok(())
@@ -795,21 +795,25 @@ impl Drop for Run {
         for id in k.task_ids() {
             k.finish(id, None);
         }
-        k.bury(&self.scope);
+        k.bury(Some(&self.scope));
     }
 }
 
 impl Kernel {
-    /// Drops the futures of killed and failed tasks, with the kernel reachable so that their
-    /// destructors may withdraw what they registered.
-    fn bury(&mut self, scope: &Scope) {
+    /// Drops the futures of killed and failed tasks, with the kernel reachable through `scope`
+    /// (when the kernel runs) so that their destructors may withdraw what they registered.
+    ///
+    /// Discussion: every dead task takes this one path, in a run or not (`Kernel::kill` before
+    /// the run): a destructor's panic is caught, and the task's result is stored whatever its
+    /// destructors did, so its joiners always get an answer.
+    fn bury(&mut self, scope: Option<&Scope>) {
         loop {
             let dead = std::mem::take(&mut self.graveyard);
             let released = std::mem::take(&mut self.released);
             if dead.is_empty() && released.is_empty() {
                 return;
             }
-            scope.lend_during(self, || {
+            let drop_all = || {
                 for obj in released {
                     let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(obj)));
                 }
@@ -818,7 +822,11 @@ impl Kernel {
                     let _ = panic::catch_unwind(AssertUnwindSafe(|| obj.drop_future()));
                     obj.fail(err);
                 }
-            });
+            };
+            match scope {
+                Some(scope) => scope.lend_during(self, drop_all),
+                None => drop_all(),
+            }
         }
     }
 }

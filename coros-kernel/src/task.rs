@@ -172,6 +172,11 @@ pub(crate) trait TaskObj {
 pub(crate) trait JoinSlot<T> {
     fn take(&self) -> Option<Result<T, JoinError>>;
     fn is_ended(&self) -> bool;
+    /// Whether the task has ended but its future still waits to be dropped (by the loop, right
+    /// after the current poll), so that its result is not stored yet.
+    fn awaits_burial(&self) -> bool;
+    /// Why an ended task has no result to give (it was taken already, or never stored).
+    fn lost(&self, id: TaskId) -> JoinError;
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -297,6 +302,17 @@ impl<F: Future> JoinSlot<F::Output> for TaskCell<F> {
 
     fn is_ended(&self) -> bool {
         self.ended.get() != Ended::Running
+    }
+
+    fn awaits_burial(&self) -> bool {
+        self.is_ended() && matches!(self.stage.try_borrow().as_deref(), Ok(Stage::Running(_)))
+    }
+
+    fn lost(&self, id: TaskId) -> JoinError {
+        match TaskObj::ended(self, id) {
+            Some(Err(e)) => e,
+            _ => JoinError::new(id, JoinRepr::Gone),
+        }
     }
 }
 
@@ -790,11 +806,17 @@ impl<T> SystemCall for Join<T> {
             return Poll::Ready(Err(JoinError::new(task, JoinRepr::SelfJoin)));
         }
         if !kernel.is_alive(target) {
-            if self.cell.is_ended() {
+            if self.cell.awaits_burial() {
                 // Killed or panicked in this very poll: its result is stored once the loop has
                 // dropped its future, right after this poll. Come back then.
+                //
+                // Discussion: only while the future is still there. Once it is dropped the
+                // result is stored or will never be, and waking itself again would spin.
                 kernel.wake(task);
                 return Poll::Pending;
+            }
+            if self.cell.is_ended() {
+                return Poll::Ready(Err(self.cell.lost(target)));
             }
             return Poll::Ready(Err(JoinError::new(target, JoinRepr::Gone)));
         }

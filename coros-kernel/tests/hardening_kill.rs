@@ -817,8 +817,6 @@ fn a_task_killed_before_the_run_is_dropped_at_once_and_joins_as_killed() {
 }
 
 #[test]
-#[ignore = "bug: Kernel::kill outside the run lets a destructor's panic escape and the \
-            task's joiner is never answered"]
 fn a_task_killed_before_the_run_whose_destructor_panics_still_joins_as_killed() {
     let _serial = serial();
     quiet_scripted_panics();
