@@ -361,6 +361,8 @@ pub struct Sleep {
     after: Duration,
     deadline: Option<Instant>,
     timer: Option<TimerId>,
+    /// The deadline is past what an `Instant` can hold: the sleep never ends.
+    forever: bool,
 }
 
 impl SystemCall for Sleep {
@@ -369,11 +371,21 @@ impl SystemCall for Sleep {
     fn handle(&mut self, kernel: &mut Kernel, task: TaskId) -> Poll<()> {
         let deadline = match self.deadline {
             Some(d) => d,
-            None => {
-                let d = Instant::now() + self.after;
-                self.deadline = Some(d);
-                d
-            }
+            None if self.forever => return Self::park_forever(kernel, task),
+            None => match Instant::now().checked_add(self.after) {
+                Some(d) => {
+                    self.deadline = Some(d);
+                    d
+                }
+                None => {
+                    // Discussion: a duration no clock can reach (`Duration::MAX`, a timeout
+                    // meaning "no timeout") sleeps forever: the task parks with no timer, so
+                    // it ends only if killed or dropped, and a run with nothing else to wake
+                    // it ends in a deadlock report instead of waiting for ever.
+                    self.forever = true;
+                    return Self::park_forever(kernel, task);
+                }
+            },
         };
         match self.timer {
             // Discussion: the kernel removes a timer when it fires, so "still registered" tells a
@@ -399,7 +411,16 @@ impl SystemCall for Sleep {
     }
 }
 
-/// Sleeps for `duration`; other tasks run meanwhile. A zero duration returns at once.
+impl Sleep {
+    fn park_forever(kernel: &mut Kernel, task: TaskId) -> Poll<()> {
+        kernel.set_waiting_on(task, WaitingOn::Other("a sleep that never ends"));
+        Poll::Pending
+    }
+}
+
+/// Sleeps for `duration`; other tasks run meanwhile. A zero duration returns at once; one too
+/// long for the clock to reach (`Duration::MAX`) never ends: the task waits until it is killed,
+/// and a run where nothing else can wake it ends in a deadlock report.
 ///
 /// # Errors
 ///
@@ -409,6 +430,7 @@ pub fn sleep(duration: Duration) -> Call<Sleep> {
         after: duration,
         deadline: None,
         timer: None,
+        forever: false,
     })
 }
 
@@ -422,11 +444,13 @@ pub fn sleep_until(deadline: Instant) -> Call<Sleep> {
         after: Duration::ZERO,
         deadline: Some(deadline),
         timer: None,
+        forever: false,
     })
 }
 
 /// Runs `fut` for at most `duration`; if time runs out first, `fut` is dropped (wherever it
-/// waits: a sleep, a socket, a join) and the result is [`Elapsed`].
+/// waits: a sleep, a socket, a join) and the result is [`Elapsed`]. A `duration` too long for
+/// the clock to reach (`Duration::MAX`) means no time limit.
 ///
 /// # Errors
 ///

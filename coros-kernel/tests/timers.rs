@@ -139,3 +139,54 @@ fn a_sleeping_ticker_ticks_beside_a_busy_task() {
         .unwrap();
     assert_eq!(*ticks.borrow(), 3);
 }
+
+#[test]
+fn sleeping_for_duration_max_never_ends_and_is_reported_as_a_deadlock() {
+    let mut k = Kernel::new().unwrap();
+    let sleeper = k.spawn(async { sleep(Duration::MAX).await });
+    let id = sleeper.id();
+    let err = k.run().unwrap_err();
+    let report = err.deadlock().expect("a deadlock report");
+    assert_eq!(report.len(), 1);
+    assert_eq!(report[0].id, id);
+    assert_eq!(
+        report[0].waiting_on,
+        coros_kernel::WaitingOn::Other("a sleep that never ends")
+    );
+}
+
+#[test]
+fn a_task_sleeping_for_duration_max_can_be_killed() {
+    let mut k = Kernel::new().unwrap();
+    let sleeper = k.spawn(async { sleep(Duration::MAX).await });
+    let id = sleeper.id();
+    k.spawn(async move {
+        yield_now().await.unwrap();
+        coros_kernel::kill(id).await.unwrap().unwrap();
+    })
+    .detach();
+    k.run().unwrap();
+    assert!(
+        futures::executor::block_on(sleeper)
+            .unwrap_err()
+            .is_killed()
+    );
+}
+
+#[test]
+fn timeout_of_duration_max_is_no_time_limit() {
+    let v = Kernel::new()
+        .unwrap()
+        .block_on(async {
+            let quick = timeout(Duration::MAX, async { 7 }).await.unwrap();
+            let slept = timeout(Duration::MAX, async {
+                sleep(Duration::from_millis(1)).await.unwrap();
+                8
+            })
+            .await
+            .unwrap();
+            (quick, slept)
+        })
+        .unwrap();
+    assert_eq!(v, (7, 8));
+}
