@@ -84,6 +84,8 @@ pub(crate) enum JoinRepr {
     SelfJoin,
     Gone,
     OutsideKernel,
+    /// A handle made by polling a `spawn` call again after it had answered.
+    Duplicate,
 }
 
 impl JoinError {
@@ -130,6 +132,14 @@ impl JoinError {
     /// [`wait`]: crate::wait
     pub fn is_gone(&self) -> bool {
         matches!(self.inner.repr, JoinRepr::Gone)
+    }
+
+    /// The handle came from polling a [`spawn`] call again after it had already answered: the
+    /// task was spawned once, and its result goes to the handle that first answer gave.
+    ///
+    /// [`spawn`]: crate::spawn
+    pub fn is_duplicate(&self) -> bool {
+        matches!(self.inner.repr, JoinRepr::Duplicate)
     }
 
     /// The join was awaited outside a running kernel task and the task had not ended yet.
@@ -189,6 +199,7 @@ impl fmt::Debug for JoinError {
             JoinRepr::SelfJoin => "SelfJoin".to_owned(),
             JoinRepr::Gone => "Gone".to_owned(),
             JoinRepr::OutsideKernel => "OutsideKernel".to_owned(),
+            JoinRepr::Duplicate => "Duplicate".to_owned(),
         };
         write!(f, "JoinError::{what}(task {})", self.inner.id)
     }
@@ -208,6 +219,10 @@ impl fmt::Display for JoinError {
             JoinRepr::OutsideKernel => {
                 write!(f, "task {id} joined outside a running coros kernel task")
             }
+            JoinRepr::Duplicate => write!(
+                f,
+                "task {id}'s result goes to the handle its spawn call first returned"
+            ),
         }
     }
 }

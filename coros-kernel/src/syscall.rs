@@ -224,8 +224,13 @@ pub fn yield_now() -> Call<YieldNow> {
 }
 
 /// pyos's `NewTask`: start a task, get a [`JoinHandle`] to its result.
+///
+/// Polled again after it answered (a future polled past its completion), it spawns nothing
+/// more and answers with a handle whose await fails with [`JoinError::is_duplicate`].
 pub struct Spawn<F> {
     fut: Option<F>,
+    /// The task spawned by the first answer.
+    spawned: Option<TaskId>,
 }
 
 // The future is only ever moved, never polled in place, so `Spawn` is `Unpin` whatever `F` is.
@@ -240,9 +245,17 @@ impl<F> fmt::Debug for Spawn<F> {
 impl<F: Future + 'static> SystemCall for Spawn<F> {
     type Output = JoinHandle<F::Output>;
 
-    fn handle(&mut self, kernel: &mut Kernel, _task: TaskId) -> Poll<Self::Output> {
-        let fut = self.fut.take().expect("`Spawn` handled twice");
-        Poll::Ready(kernel.spawn(fut))
+    fn handle(&mut self, kernel: &mut Kernel, task: TaskId) -> Poll<Self::Output> {
+        match self.fut.take() {
+            Some(fut) => {
+                let handle = kernel.spawn(fut);
+                self.spawned = Some(handle.id());
+                Poll::Ready(handle)
+            }
+            // Discussion: the trait's `Output` is the handle itself, so a repeated poll cannot
+            // answer with an `Err`; it answers with a handle that holds the error instead.
+            None => Poll::Ready(JoinHandle::duplicate(self.spawned.unwrap_or(task))),
+        }
     }
 }
 
@@ -253,7 +266,10 @@ impl<F: Future + 'static> SystemCall for Spawn<F> {
 ///
 /// [`OutsideKernel`] when awaited outside a kernel task (`fut` is then dropped unrun).
 pub fn spawn<F: Future + 'static>(fut: F) -> Call<Spawn<F>> {
-    Call::new(Spawn { fut: Some(fut) })
+    Call::new(Spawn {
+        fut: Some(fut),
+        spawned: None,
+    })
 }
 
 /// pyos's `KillTask`.

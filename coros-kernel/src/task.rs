@@ -316,6 +316,27 @@ impl<F: Future> JoinSlot<F::Output> for TaskCell<F> {
     }
 }
 
+/// The result slot of a duplicate [`JoinHandle`]: ended, with the error and no value.
+struct Duplicate(TaskId);
+
+impl<T> JoinSlot<T> for Duplicate {
+    fn take(&self) -> Option<Result<T, JoinError>> {
+        Some(Err(JoinError::new(self.0, JoinRepr::Duplicate)))
+    }
+
+    fn is_ended(&self) -> bool {
+        true
+    }
+
+    fn awaits_burial(&self) -> bool {
+        false
+    }
+
+    fn lost(&self, id: TaskId) -> JoinError {
+        JoinError::new(id, JoinRepr::Duplicate)
+    }
+}
+
 /// Why a parked task waits, in 8 bytes: [`WaitingOn`] as the slot stores it (see
 /// `Kernel::set_waiting_on` for the conversions). A tag in the top 3 bits, a payload below.
 ///
@@ -713,6 +734,12 @@ impl<T> JoinHandle<T> {
                 done: false,
             }),
         }
+    }
+
+    /// A handle of `id` that holds no result, for a `spawn` call polled again after it
+    /// answered (see [`Spawn`](crate::Spawn)).
+    pub(crate) fn duplicate(id: TaskId) -> JoinHandle<T> {
+        JoinHandle::new(id, Rc::new(Duplicate(id)))
     }
 
     /// The id of the task.

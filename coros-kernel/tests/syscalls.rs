@@ -365,3 +365,29 @@ fn a_deadlock_report_names_a_user_calls_own_description() {
     // The stuck task is dropped when the run gives up, and its call withdrawn.
     assert_eq!(*log.borrow(), ["handle", "cancel"]);
 }
+
+#[test]
+fn a_spawn_call_polled_again_after_it_answered_spawns_nothing_and_errs() {
+    let k = Kernel::new().unwrap();
+    let runs = Rc::new(RefCell::new(0));
+    let r = runs.clone();
+    let (first, second) = k
+        .block_on(async move {
+            let mut call = std::pin::pin!(spawn(async move {
+                *r.borrow_mut() += 1;
+                5
+            }));
+            let first = std::future::poll_fn(|cx| call.as_mut().poll(cx)).await;
+            let second = std::future::poll_fn(|cx| call.as_mut().poll(cx)).await;
+            let (first, second) = (first.unwrap(), second.unwrap());
+            assert_eq!(first.id(), second.id());
+            assert!(second.is_finished());
+            (first.await, second.await)
+        })
+        .unwrap();
+    assert_eq!(first.unwrap(), 5);
+    let err = second.unwrap_err();
+    assert!(err.is_duplicate(), "{err:?}");
+    assert!(!err.is_gone() && !err.is_killed());
+    assert_eq!(*runs.borrow(), 1, "spawned once");
+}
