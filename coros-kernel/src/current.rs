@@ -80,13 +80,6 @@ pub(crate) fn with_kernel_id<R>(id: u64, f: impl FnOnce(&mut Kernel) -> R) -> Op
     lend(|k| (k.kernel_id() == id).then(|| f(k)))
 }
 
-/// Runs `f` with the running kernel whose id has the low 16 bits `tag` (what a [`TaskId`]
-/// carries), if it is reachable from here.
-#[inline]
-pub(crate) fn with_kernel_tag<R>(tag: u16, f: impl FnOnce(&mut Kernel) -> R) -> Option<R> {
-    lend(|k| (k.kernel_id() as u16 == tag).then(|| f(k)))
-}
-
 /// A run of a kernel on this thread: hides whatever kernel was reachable before (a kernel run
 /// from inside another kernel's task), and brings it back when the run ends, also on unwind.
 pub(crate) struct Scope {

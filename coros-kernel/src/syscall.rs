@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::Kernel;
-use crate::current::{with_current, with_kernel_tag};
+use crate::current::{with_current, with_kernel_id};
 use crate::error::{Elapsed, JoinError, JoinRepr, KillError, OutsideKernel};
 use crate::poller::{Dir, IoKey};
 use crate::task::{JoinHandle, TaskId, TaskObj, WaitingOn};
@@ -97,8 +97,8 @@ pub struct Call<S: SystemCall> {
     call: S,
     /// The task the call parked, while it is parked; its id also names its kernel.
     ///
-    /// Discussion: the id carries the low 16 bits of its kernel's id, which is what `Drop`
-    /// checks before it cancels, as `Kernel` checks a `TaskId` it is given. A separate kernel
+    /// Discussion: the id carries its kernel's id, which is what `Drop` checks before it
+    /// cancels, as `Kernel` checks a `TaskId` it is given. A separate kernel
     /// field (and a state besides `Fresh`/`Parked`/`Done`) made every `Call`, and so every
     /// `JoinHandle`, 16 bytes larger.
     parked: Option<TaskId>,
@@ -160,7 +160,7 @@ impl<S: SystemCall> Drop for Call<S> {
     fn drop(&mut self) {
         if let Some(task) = self.parked {
             let call = &mut self.call;
-            with_kernel_tag(task.kernel(), |k| call.cancel(k, task));
+            with_kernel_id(task.kernel(), |k| call.cancel(k, task));
         }
     }
 }

@@ -49,17 +49,30 @@ pub struct TaskId {
     // is as cheap to pass around as before it remembered its kernel.
     packed: NonZeroU64,
     index: u32,
+    /// Bits 16 to 45 of the kernel's id, in what was the struct's padding.
+    ///
+    /// Discussion: 16 bits alone named a kernel only up to the 65,536th `Kernel::new`; after
+    /// that an id of one kernel could kill a task of another, and a dropped call could cancel
+    /// on the wrong kernel. With these 30 bits more, ids of two kernels never meet (46 bits of
+    /// kernel ids, which `Kernel::new` refuses to exceed), and a `TaskId` stays 16 bytes.
+    kernel_high: u32,
 }
 
 const SEQ_BITS: u32 = 48;
 const SEQ_MASK: u64 = (1 << SEQ_BITS) - 1;
+/// How many bits of a kernel's id a [`TaskId`] keeps: 16 in `packed`, 30 in `kernel_high`.
+pub(crate) const KERNEL_ID_BITS: u32 = 46;
+const KERNEL_HIGH_BITS: u32 = KERNEL_ID_BITS - 16;
+const KERNEL_HIGH_MASK: u32 = (1 << KERNEL_HIGH_BITS) - 1;
 
 impl TaskId {
-    pub(crate) fn new(seq: NonZeroU64, index: u32, kernel: u16) -> TaskId {
-        let packed = (u64::from(kernel) << SEQ_BITS) | (seq.get() & SEQ_MASK);
+    pub(crate) fn new(seq: NonZeroU64, index: u32, kernel: u64) -> TaskId {
+        debug_assert!(kernel < 1 << KERNEL_ID_BITS);
+        let packed = (u64::from(kernel as u16) << SEQ_BITS) | (seq.get() & SEQ_MASK);
         TaskId {
             packed: NonZeroU64::new(packed).unwrap_or(seq),
             index,
+            kernel_high: (kernel >> 16) as u32 & KERNEL_HIGH_MASK,
         }
     }
 
@@ -68,8 +81,9 @@ impl TaskId {
         self.packed.get() & SEQ_MASK
     }
 
-    pub(crate) fn kernel(self) -> u16 {
-        (self.packed.get() >> SEQ_BITS) as u16
+    /// The id of the kernel that made this id.
+    pub(crate) fn kernel(self) -> u64 {
+        (u64::from(self.kernel_high) << 16) | (self.packed.get() >> SEQ_BITS)
     }
 
     pub(crate) fn index(self) -> u32 {
@@ -457,15 +471,15 @@ impl Slot {
 /// The end of the free list of [`TaskTable`].
 const NO_FREE: u32 = u32::MAX;
 
-/// Slots indexed by `TaskId::index`, with a free list; `kernel` is the low half of the owning
-/// kernel's id, which its task ids carry.
+/// Slots indexed by `TaskId::index`, with a free list; `kernel` is the owning kernel's id, which
+/// its task ids carry.
 ///
 /// Discussion: the slot is kept small (it is most of what a parked task costs): who waits for a
 /// task lives in a side table, since most tasks are never joined while they run. The free list
 /// runs through the free slots themselves (a free slot's `waiting` holds the next free index),
 /// so freeing a million tasks grows no second vector.
 pub(crate) struct TaskTable {
-    kernel: u16,
+    kernel: u64,
     slots: Vec<Slot>,
     /// The first free slot, or `NO_FREE`.
     free_head: u32,
@@ -554,7 +568,7 @@ impl ReadyQueue {
 impl TaskTable {
     pub(crate) fn new(kernel: u64) -> TaskTable {
         TaskTable {
-            kernel: kernel as u16,
+            kernel,
             slots: Vec::new(),
             free_head: NO_FREE,
             joiners: HashMap::new(),
@@ -730,8 +744,7 @@ impl<T> JoinHandle<T> {
                 cell,
                 target_packed: id.packed,
                 target_index: id.index,
-                registered: false,
-                done: false,
+                target_high_flags: id.kernel_high,
             }),
         }
     }
@@ -779,11 +792,11 @@ impl<T> Future for JoinHandle<T> {
         // kernel runs (after `Kernel::run` returned, say); only waiting needs the kernel.
         let id = self.id();
         let join = self.call.get_mut();
-        if join.done {
+        if join.flag(DONE) {
             return Poll::Ready(Err(JoinError::new(id, JoinRepr::Gone)));
         }
         if let Some(r) = join.cell.take() {
-            join.done = true;
+            join.set_flag(DONE, true);
             return Poll::Ready(r);
         }
         let r = match Pin::new(&mut self.call).poll(cx) {
@@ -791,30 +804,47 @@ impl<T> Future for JoinHandle<T> {
             Poll::Ready(Err(_)) => Err(JoinError::new(id, JoinRepr::OutsideKernel)),
             Poll::Pending => return Poll::Pending,
         };
-        self.call.get_mut().done = true;
+        self.call.get_mut().set_flag(DONE, true);
         Poll::Ready(r)
     }
 }
 
 /// The system call behind awaiting a [`JoinHandle`], and the handle's own state.
 ///
-/// Discussion: the target's id is kept as its two parts so that the two flags fit in its
-/// padding: 32 bytes, and a `JoinHandle` of 48 instead of 64. A million handles kept while their
-/// tasks run are 16 MB less to fault in.
+/// Discussion: the target's id is kept as its parts so that the two flags fit beside them (in
+/// the two bits of `kernel_high` a kernel id never uses): 32 bytes, and a `JoinHandle` of 48
+/// instead of 64. A million handles kept while their tasks run are 16 MB less to fault in.
 pub(crate) struct Join<T> {
     cell: Rc<dyn JoinSlot<T>>,
     target_packed: NonZeroU64,
     target_index: u32,
-    registered: bool,
-    /// The handle has given its result away.
-    done: bool,
+    /// The target's `kernel_high`, and the flags `REGISTERED` and `DONE` above it.
+    target_high_flags: u32,
 }
+
+/// The join is registered with the kernel (`Kernel::add_joiner`).
+const REGISTERED: u32 = 1 << 30;
+/// The handle has given its result away.
+const DONE: u32 = 1 << 31;
 
 impl<T> Join<T> {
     fn target(&self) -> TaskId {
         TaskId {
             packed: self.target_packed,
             index: self.target_index,
+            kernel_high: self.target_high_flags & KERNEL_HIGH_MASK,
+        }
+    }
+
+    fn flag(&self, flag: u32) -> bool {
+        self.target_high_flags & flag != 0
+    }
+
+    fn set_flag(&mut self, flag: u32, on: bool) {
+        if on {
+            self.target_high_flags |= flag;
+        } else {
+            self.target_high_flags &= !flag;
         }
     }
 }
@@ -847,15 +877,16 @@ impl<T> SystemCall for Join<T> {
             }
             return Poll::Ready(Err(JoinError::new(target, JoinRepr::Gone)));
         }
-        if !self.registered {
-            self.registered = kernel.add_joiner(target, task);
+        if !self.flag(REGISTERED) {
+            let registered = kernel.add_joiner(target, task);
+            self.set_flag(REGISTERED, registered);
         }
         kernel.set_waiting_on(task, WaitingOn::Join(target));
         Poll::Pending
     }
 
     fn cancel(&mut self, kernel: &mut Kernel, task: TaskId) {
-        if self.registered {
+        if self.flag(REGISTERED) {
             kernel.remove_joiner(self.target(), task);
         }
     }
@@ -873,5 +904,7 @@ mod tests {
         assert_eq!(std::mem::size_of::<Slot>(), 32);
         assert_eq!(std::mem::size_of::<QueueEntry>(), 8);
         assert_eq!(std::mem::size_of::<JoinHandle<usize>>(), 48);
+        assert_eq!(std::mem::size_of::<TaskId>(), 16);
+        assert_eq!(std::mem::size_of::<Option<TaskId>>(), 16);
     }
 }
