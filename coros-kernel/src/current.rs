@@ -22,6 +22,11 @@
 //! the call (a destructor that withdraws a timer, say) finds the slot empty and gets
 //! [`OutsideKernel`], as it did with the `RefCell`.
 
+#![allow(
+    unsafe_code,
+    reason = "the slot holds a raw pointer to the running kernel; `lend` says why its one block holds"
+)]
+
 use std::cell::Cell;
 use std::ptr;
 

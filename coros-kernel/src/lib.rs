@@ -93,6 +93,8 @@
 //!
 //! None.
 
+#![deny(unsafe_code)]
+
 mod current;
 mod error;
 mod kernel;

@@ -237,6 +237,10 @@ impl<F: Future> TaskCell<F> {
 }
 
 impl<F: Future> TaskObj for TaskCell<F> {
+    #[allow(
+        unsafe_code,
+        reason = "the one pin projection of a task's future; see SAFETY"
+    )]
     fn poll_task(&self, cx: &mut Context<'_>) -> Poll<()> {
         let mut stage = self.stage.borrow_mut();
         let Stage::Running(fut) = &mut *stage else {
@@ -249,6 +253,10 @@ impl<F: Future> TaskObj for TaskCell<F> {
         // the future leaves `Stage::Running` only by being dropped in place: the assignments
         // to `*stage` below and in `drop_future` and `fail` run the future's destructor where
         // it lies; `take` replaces the stage only when it is `Done`, when no future is there.
+        // Nor can the future be dropped during its own poll (a kill of the running task, a
+        // destructor that drops the task): the `RefCell` borrow held here for the whole poll is
+        // what stops it, since `drop_future` and `fail` need the same borrow (they run only after
+        // the poll, from the kernel's graveyard), and `take` finds the cell borrowed and gives up.
         let fut = unsafe { Pin::new_unchecked(fut) };
         match fut.poll(cx) {
             Poll::Ready(value) => {

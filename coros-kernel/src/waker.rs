@@ -12,6 +12,11 @@
 //! The kernel counts owned wakers alive, so that it can tell a deadlock (no waker held
 //! anywhere, nothing else to wait for) from a wait for some other thread.
 
+#![allow(
+    unsafe_code,
+    reason = "the borrowed waker is a `RawWaker` over a record on the loop's stack; each block says why it holds"
+)]
+
 use std::mem::ManuallyDrop;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
