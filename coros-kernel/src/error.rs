@@ -350,6 +350,8 @@ pub(crate) enum RunRepr {
     Deadlock(Vec<StuckTask>),
     Main(JoinError),
     Io(io::Error),
+    /// A system call replaced the running kernel (`mem::swap` on the `&mut Kernel` it got).
+    Swapped,
 }
 
 impl RunError {
@@ -392,6 +394,13 @@ impl RunError {
             _ => None,
         }
     }
+
+    /// A system call replaced the running kernel with another one (`std::mem::swap` or
+    /// `mem::replace` on the `&mut Kernel` that [`SystemCall::handle`](crate::SystemCall::handle)
+    /// gets), so the run could not go on. The tasks of the kernel swapped in are dropped.
+    pub fn is_kernel_swapped(&self) -> bool {
+        matches!(self.repr, RunRepr::Swapped)
+    }
 }
 
 impl fmt::Debug for RunError {
@@ -413,6 +422,9 @@ impl fmt::Display for RunError {
             }
             RunRepr::Main(e) => write!(f, "main task failed: {e}"),
             RunRepr::Io(e) => write!(f, "kernel poller failed: {e}"),
+            RunRepr::Swapped => f.write_str(
+                "a system call swapped the running kernel for another; the run cannot go on",
+            ),
         }
     }
 }
@@ -420,7 +432,7 @@ impl fmt::Display for RunError {
 impl std::error::Error for RunError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &self.repr {
-            RunRepr::Deadlock(_) => None,
+            RunRepr::Deadlock(_) | RunRepr::Swapped => None,
             RunRepr::Main(e) => Some(e),
             RunRepr::Io(e) => Some(e),
         }

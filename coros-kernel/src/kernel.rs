@@ -239,7 +239,8 @@ impl Kernel {
     /// A deadlock (tasks remain but none can ever run again: nothing ready, no timer, no I/O
     /// interest, no waker held anywhere) ends the run with a [`RunError`] listing the stuck
     /// tasks and what each waits for; the stuck tasks are then dropped. A failing OS poller ends
-    /// it too.
+    /// it too, and so does a system call that swaps the running kernel for another
+    /// ([`RunError::is_kernel_swapped`]).
     ///
     /// # Examples
     ///
@@ -310,6 +311,12 @@ impl Kernel {
             kernel: self,
         };
         let Run { scope, kernel } = &mut run;
+        // Discussion: `SystemCall::handle` gets `&mut Kernel`, so a call could `mem::swap` the
+        // running kernel for another. Memory stays sound (the slot points at the place, not at
+        // a kernel), but the loop would then go on with a kernel that never polled the task, and
+        // fail on an index deep in the task table. The id is compared after each lend instead,
+        // and the run ends with a typed error.
+        let id = kernel.id;
         loop {
             match kernel.next_step() {
                 Step::Poll(task, obj) => {
@@ -324,9 +331,15 @@ impl Kernel {
                             panic::catch_unwind(AssertUnwindSafe(|| obj.poll_task(&mut cx)))
                         })
                     });
+                    if kernel.id != id {
+                        return Err(RunError::new(RunRepr::Swapped));
+                    }
                     if kernel.after_poll(task, obj, res) {
                         kernel.ended_some = false;
                         kernel.bury(Some(scope));
+                        if kernel.id != id {
+                            return Err(RunError::new(RunRepr::Swapped));
+                        }
                         kernel.deliver_exits();
                     }
                 }

@@ -44,11 +44,18 @@
 //!   it, exactly as a user's own call would be. The result type is checked at compile time.
 //! - **Nothing reaches into kernel state from outside**: a system call reaches its kernel only
 //!   while its task is being polled, through scoped access the kernel sets up around each poll.
-//!   Awaited anywhere else, a call is a typed error ([`OutsideKernel`]), never a panic or a hang.
+//!   Awaited anywhere else, a call is a typed error ([`OutsideKernel`]), not a panic or a hang.
 //! - **Robust by default**: a panicking task ends as panicked and the kernel goes on; killing a
 //!   task drops it wherever it waits (its destructors run, its sockets close) and its joiners
 //!   get a typed result; a run where no task can ever go on again returns a deadlock report
 //!   instead of hanging.
+//! - **Cooperative, so within limits**: the kernel runs one task at a time on its thread and
+//!   regains control only when a task returns `Pending`. A task that blocks the thread (a
+//!   blocking read, `std::thread::sleep`, or `futures::executor::block_on` inside a task, which
+//!   parks the thread for a future only this kernel could wake) stalls every task, and no
+//!   deadlock report can see it. A system call that swaps the running kernel for another
+//!   (`mem::swap` on the `&mut Kernel` it is lent) ends the run with a typed error
+//!   ([`RunError::is_kernel_swapped`]).
 //!
 //! # The calls, with their pyos names
 //!

@@ -59,6 +59,11 @@ pub trait SystemCall: Unpin {
     type Output;
 
     /// Decides what the calling `task` gets and when it runs again; see the trait's docs.
+    ///
+    /// `kernel` is the running kernel, lent for this call: use its methods, but do not replace
+    /// it (`std::mem::swap`, `mem::replace`). A kernel swapped for another is detected when the
+    /// task's poll returns, and the run ends with a [`RunError`](crate::RunError) for which
+    /// [`is_kernel_swapped`](crate::RunError::is_kernel_swapped) holds.
     fn handle(&mut self, kernel: &mut Kernel, task: TaskId) -> Poll<Self::Output>;
 
     /// Called when the awaiting future is dropped while the call is parked (the task was killed,

@@ -391,3 +391,33 @@ fn a_spawn_call_polled_again_after_it_answered_spawns_nothing_and_errs() {
     assert!(!err.is_gone() && !err.is_killed());
     assert_eq!(*runs.borrow(), 1, "spawned once");
 }
+
+/// A misbehaving call: swaps the kernel it is lent for a fresh one, and keeps the real one.
+struct SwapKernel(Rc<RefCell<Option<Kernel>>>);
+
+impl SystemCall for SwapKernel {
+    type Output = ();
+
+    fn handle(&mut self, kernel: &mut Kernel, _task: TaskId) -> Poll<()> {
+        let mut other = Kernel::new().unwrap();
+        other.spawn(async {}).detach();
+        std::mem::swap(kernel, &mut other);
+        *self.0.borrow_mut() = Some(other);
+        Poll::Ready(())
+    }
+}
+
+#[test]
+fn a_call_that_swaps_the_running_kernel_ends_the_run_with_a_typed_error() {
+    let kept = Rc::new(RefCell::new(None));
+    let mut k = Kernel::new().unwrap();
+    let call = SwapKernel(kept.clone());
+    k.spawn(async move { syscall(call).await.unwrap() })
+        .detach();
+    k.spawn(async {}).detach();
+    let err = k.run().unwrap_err();
+    assert!(err.is_kernel_swapped(), "{err}");
+    assert!(err.deadlock().is_none() && err.io().is_none());
+    assert!(err.to_string().contains("swapped the running kernel"));
+    drop(kept.borrow_mut().take());
+}
