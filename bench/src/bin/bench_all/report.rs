@@ -245,10 +245,10 @@ fn series_table(out: &mut String, figs: &[Figure], name: &str, key: &str, key_he
         if !peers.contains(&f.peer.as_str()) {
             peers.push(&f.peer);
         }
-        if let Some(k) = f.param(key).and_then(|p| p.as_f64()) {
-            if !keys.contains(&(k as u64)) {
-                keys.push(k as u64);
-            }
+        if let Some(k) = f.param(key).and_then(|p| p.as_f64())
+            && !keys.contains(&(k as u64))
+        {
+            keys.push(k as u64);
         }
     }
     keys.sort_unstable();
