@@ -4,7 +4,8 @@
 //! By default a shortened run (60,000 tasks) keeps the suite fast; `COROS_LONG_TESTS=1` runs
 //! the full 1,000,000 of issue 5.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+mod counting_alloc;
+
 use std::cell::Cell;
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
@@ -15,51 +16,7 @@ use std::time::{Duration, Instant};
 use coros_kernel::{
     Kernel, SystemCall, TaskId, WaitingOn, kill, readable, sleep, spawn, syscall, yield_now,
 };
-
-struct Counting;
-
-thread_local! {
-    /// Bytes allocated and not yet freed by this thread; the kernel and its tasks live on it.
-    static LIVE: Cell<isize> = const { Cell::new(0) };
-}
-
-fn count(delta: isize) {
-    let _ = LIVE.try_with(|l| l.set(l.get() + delta));
-}
-
-// SAFETY: every call is forwarded unchanged to the system allocator; only sizes are counted.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count(layout.size() as isize);
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count(layout.size() as isize);
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        count(-(layout.size() as isize));
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count(new_size as isize - layout.size() as isize);
-        // SAFETY: same contract as ours.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn live_bytes() -> isize {
-    LIVE.with(Cell::get)
-}
+use counting_alloc::live_bytes;
 
 fn long_tests() -> bool {
     std::env::var_os("COROS_LONG_TESTS").is_some_and(|v| v == "1")

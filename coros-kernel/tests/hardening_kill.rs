@@ -5,9 +5,9 @@
 //!
 //! The tests of this file run one at a time (they count the process's descriptors and heap).
 
+mod counting_alloc;
 mod support;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::{Cell, RefCell};
 use std::io::Write;
 use std::os::fd::AsFd;
@@ -21,56 +21,12 @@ use coros_kernel::{
     Exit, JoinError, JoinHandle, Kernel, SystemCall, TaskId, TcpListener, TcpStream, WaitingOn,
     kill, readable, sleep, spawn, syscall, tid, wait, yield_now,
 };
+use counting_alloc::live_bytes;
 use futures::channel::oneshot;
 use support::Drops;
 
 // ---------------------------------------------------------------------------------------------
 // Helpers: a per-thread heap counter, descriptor and epoll counts, a probe system call.
-
-struct Counting;
-
-thread_local! {
-    /// Bytes allocated and not yet freed by this thread (each test runs on its own thread).
-    static LIVE: Cell<isize> = const { Cell::new(0) };
-}
-
-fn count(delta: isize) {
-    let _ = LIVE.try_with(|l| l.set(l.get() + delta));
-}
-
-// SAFETY: every call is forwarded unchanged to the system allocator; only sizes are counted.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count(layout.size() as isize);
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count(layout.size() as isize);
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        count(-(layout.size() as isize));
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count(new_size as isize - layout.size() as isize);
-        // SAFETY: same contract as ours.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn live_bytes() -> isize {
-    LIVE.with(Cell::get)
-}
 
 /// One test at a time: descriptor counts are per process.
 fn serial() -> MutexGuard<'static, ()> {
