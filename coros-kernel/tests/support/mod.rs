@@ -33,3 +33,13 @@ impl Drop for DropGuard {
         self.0.set(self.0.get() + 1);
     }
 }
+
+/// The path of an example binary, which `cargo test` builds next to the test binaries.
+pub(crate) fn example_path(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps");
+    profile_dir.join("examples").join(name)
+}
