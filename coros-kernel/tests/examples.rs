@@ -1,18 +1,10 @@
 //! The examples print what their docs say (`cargo test` builds them next to the tests).
 
+mod support;
+
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>/deps");
-    profile_dir.join("examples").join(name)
-}
 
 /// The ```text block of the example's `//!` docs.
 fn documented_output(source: &str) -> String {
@@ -37,7 +29,7 @@ fn documented_output(source: &str) -> String {
 }
 
 fn run(name: &str) -> String {
-    let bin = example(name);
+    let bin = support::example_path(name);
     let out = Command::new(&bin)
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
@@ -80,7 +72,7 @@ fn sleeping_ticker_ticks_five_times_while_the_busy_task_runs() {
 #[test]
 #[cfg_attr(miri, ignore)]
 fn echo_server_says_where_it_listens_and_echoes() {
-    let mut child = Command::new(example("echo_server"))
+    let mut child = Command::new(support::example_path("echo_server"))
         .args(["--addr", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .spawn()

@@ -1,24 +1,15 @@
 //! The seed's Appendix A: the `pyos` example prints what CPython prints.
 
-use std::path::PathBuf;
+mod support;
+
 use std::process::Command;
 
 const EXPECTED: &str = include_str!("fixtures/pyos_appendix_a.out");
 
-/// `cargo test` builds the examples next to the test binaries: `target/<profile>/examples/`.
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>/deps");
-    profile_dir.join("examples").join(name)
-}
-
 #[test]
 #[cfg_attr(miri, ignore)]
 fn pyos_example_prints_the_cpython_transcript() {
-    let bin = example("pyos");
+    let bin = support::example_path("pyos");
     let out = Command::new(&bin)
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
